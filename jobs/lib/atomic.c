@@ -1,0 +1,208 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "err.h"
+
+static char *dir_of(const char *path)
+{
+	char *copy = xstrdup(path), *d = xstrdup(dirname(copy));
+
+	free(copy);
+	return d;
+}
+
+int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	int ret = 0;
+
+	if (fd < 0)
+		return error("cannot open folder \"%s\": %s", dir, strerror(errno));
+	if (fsync(fd) && errno != EINVAL)
+		ret = error("cannot fsync folder \"%s\": %s", dir, strerror(errno));
+	close(fd);
+	return ret;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	int ret = 0;
+
+	for (char *s = p + 1;; s++) {
+		if (*s != '/' && *s)
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, mode) && errno != EEXIST) {
+			ret = error("cannot create folder \"%s\": %s", p, strerror(errno));
+			break;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return ret;
+}
+
+int atomic_open(struct atomic_file *af, const char *path, mode_t mode)
+{
+	char *dir = dir_of(path), *copy = xstrdup(path);
+	int fd;
+
+	memset(af, 0, sizeof(*af));
+	af->path = xstrdup(path);
+	af->tmp = xasprintf("%s/.%s.tmp.%d.XXXXXX", dir, basename(copy), (int)getpid());
+	free(copy);
+	free(dir);
+	fd = mkstemp(af->tmp);
+	if (fd < 0) {
+		error("cannot create \"%s\": %s", af->tmp, strerror(errno));
+		goto fail;
+	}
+	if (fchmod(fd, mode)) {
+		error("cannot chmod \"%s\": %s", af->tmp, strerror(errno));
+		close(fd);
+		unlink(af->tmp);
+		goto fail;
+	}
+	af->fp = fdopen(fd, "w");
+	if (!af->fp) {
+		close(fd);
+		unlink(af->tmp);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(af->path);
+	free(af->tmp);
+	memset(af, 0, sizeof(*af));
+	return -1;
+}
+
+static void af_free(struct atomic_file *af)
+{
+	free(af->path);
+	free(af->tmp);
+	memset(af, 0, sizeof(*af));
+}
+
+int atomic_commit(struct atomic_file *af)
+{
+	char *dir = NULL;
+	int ret = -1;
+
+	if (!af->fp)
+		return error("atomic_commit on a closed file");
+	if (fflush(af->fp) || ferror(af->fp)) {
+		error("cannot write \"%s\": %s", af->tmp, strerror(errno));
+		goto out;
+	}
+	if (fsync(fileno(af->fp))) {
+		error("cannot fsync \"%s\": %s", af->tmp, strerror(errno));
+		goto out;
+	}
+	if (fclose(af->fp)) {
+		af->fp = NULL;
+		error("cannot close \"%s\": %s", af->tmp, strerror(errno));
+		goto out;
+	}
+	af->fp = NULL;
+	if (rename(af->tmp, af->path)) {
+		error("cannot rename \"%s\" to \"%s\": %s", af->tmp, af->path, strerror(errno));
+		goto out;
+	}
+	dir = dir_of(af->path);
+	ret = fsync_dir(dir);
+	free(dir);
+	af_free(af);
+	return ret;
+out:
+	atomic_abort(af);
+	return ret;
+}
+
+void atomic_abort(struct atomic_file *af)
+{
+	if (af->fp)
+		fclose(af->fp);
+	if (af->tmp)
+		unlink(af->tmp);
+	af_free(af);
+}
+
+int atomic_write(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	struct atomic_file af;
+
+	if (atomic_open(&af, path, mode))
+		return -1;
+	if (len && fwrite(buf, 1, len, af.fp) != len) {
+		error("cannot write \"%s\": %s", af.tmp, strerror(errno));
+		atomic_abort(&af);
+		return -1;
+	}
+	return atomic_commit(&af);
+}
+
+int move_into(const char *src, const char *dstdir, char **dst)
+{
+	char *copy = xstrdup(src), *to, *srcdir;
+	int ret = -1;
+
+	to = xasprintf("%s/%s", dstdir, basename(copy));
+	srcdir = dir_of(src);
+	if (mkdir_p(dstdir, 0700))
+		goto out;
+	if (rename(src, to)) {
+		error("cannot move \"%s\" to \"%s\": %s", src, dstdir, strerror(errno));
+		goto out;
+	}
+	if (fsync_dir(dstdir) || fsync_dir(srcdir))
+		goto out;
+	ret = 0;
+out:
+	if (dst && !ret)
+		*dst = to;
+	else
+		free(to);
+	free(copy);
+	free(srcdir);
+	return ret;
+}
+
+int atomic_sweep(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		const char *t = strstr(de->d_name, ".tmp.");
+		int pid;
+
+		if (de->d_name[0] != '.' || !t || sscanf(t, ".tmp.%d.", &pid) != 1)
+			continue;
+		/* a live writer (a parallel run) keeps its temporary */
+		if (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH))
+			continue;
+		char *p = xasprintf("%s/%s", dir, de->d_name);
+		if (!unlink(p))
+			n++;
+		free(p);
+	}
+	closedir(d);
+	return n;
+}

@@ -1,0 +1,34 @@
+/* The one atomic writer: files appear complete or not at all.
+ * Write to ".NAME.tmp.PID.XXXXXX" in the target folder, fsync, rename, fsync the
+ * folder. Readers of spool folders skip names starting with '.'. */
+#ifndef ESIA_ATOMIC_H
+#define ESIA_ATOMIC_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+struct atomic_file {
+	char *path; /* final name */
+	char *tmp;  /* temporary name while open */
+	FILE *fp;   /* write here */
+};
+
+/* Open a temporary beside path with the given mode (0600 for personal data). */
+int atomic_open(struct atomic_file *af, const char *path, mode_t mode);
+/* Flush, fsync, rename into place, fsync the folder. Frees af either way. */
+int atomic_commit(struct atomic_file *af);
+/* Remove the temporary. Safe on a zeroed or already-committed af. */
+void atomic_abort(struct atomic_file *af);
+/* Whole buffer in one call. */
+int atomic_write(const char *path, const void *buf, size_t len, mode_t mode);
+
+/* mkdir -p with mode for created folders. */
+int mkdir_p(const char *path, mode_t mode);
+int fsync_dir(const char *dir);
+/* Rename src into folder dstdir (same file system), fsync both folders.
+ * The new path is returned in *dst if dst is not NULL (caller frees). */
+int move_into(const char *src, const char *dstdir, char **dst);
+/* Remove temporaries left by writers that died (their pid is gone). */
+int atomic_sweep(const char *dir);
+
+#endif

@@ -1,0 +1,40 @@
+/* INI configuration: [section] key = value. Every key the program knows is in
+ * the table in config.c with its type and default; anything else is an error
+ * naming file and line. Path values are resolved against the file's folder. */
+#ifndef ESIA_CONFIG_H
+#define ESIA_CONFIG_H
+
+#include <stddef.h>
+
+struct config;
+
+/* Find (--config, $ESIA_BATCH_CONFIG, /etc/...) and load. path may be NULL.
+ * Returns NULL after printing the error. A missing default file is not an
+ * error: an empty configuration (defaults, PG* environment) is used. */
+struct config *config_load(const char *path);
+void config_free(struct config *cfg);
+const char *config_path(const struct config *cfg);
+
+/* Effective value (file or default); "" when unset with no default. */
+const char *cfg_str(const struct config *cfg, const char *sect, const char *key);
+long long cfg_int(const struct config *cfg, const char *sect, const char *key);
+/* Durations accept 90, 90s, 15m, 2h, 5d; result in seconds. */
+long long cfg_dur(const struct config *cfg, const char *sect, const char *key);
+int cfg_bool(const struct config *cfg, const char *sect, const char *key);
+/* A spool folder: [spool] NAME, or [spool] root/NAME. Caller frees. */
+char *cfg_spool(const struct config *cfg, const char *name);
+/* Read a secret file named by a key; refuses files readable by group or
+ * others. Returns a malloc'd string without trailing newline, or NULL. */
+char *cfg_secret(const struct config *cfg, const char *sect, const char *key, size_t *len);
+/* Folder with XSD/XSLT: [paths] formats, else next to the binary, else DATADIR. */
+const char *cfg_formats_dir(const struct config *cfg);
+
+/* Print every known key with its effective value; secrets' contents are never
+ * read, passwords in conninfo are masked. */
+void config_print(const struct config *cfg, int json);
+
+/* Parsing helpers shared with the command line. */
+int parse_duration(const char *s, long long *out);
+int parse_int(const char *s, long long *out);
+
+#endif

@@ -1,0 +1,188 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "err.h"
+
+/* libpq messages end in a newline; errors here are one line. */
+static const char *msg(PGconn *c)
+{
+	static char buf[512];
+	size_t n;
+
+	snprintf(buf, sizeof(buf), "%s", PQerrorMessage(c));
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return buf;
+}
+
+PGconn *db_connect(const struct config *cfg)
+{
+	const char *ci = cfg ? cfg_str(cfg, "database", "conninfo") : "";
+	PGconn *c = PQconnectdb(ci);
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		error("cannot connect to the database: %s", msg(c));
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetClientEncoding(c, "UTF8");
+	/* Statements never wait forever on a lock held by a stuck peer. */
+	PQclear(PQexec(c, "SET lock_timeout = '60s'; SET application_name = 'esia-batch'"));
+	return c;
+}
+
+int db_is_down(PGconn *c)
+{
+	return !c || PQstatus(c) != CONNECTION_OK;
+}
+
+static const char *first_line(const char *sql, char *buf, size_t n)
+{
+	size_t i = 0;
+
+	while (*sql == ' ' || *sql == '\n' || *sql == '\t')
+		sql++;
+	for (; sql[i] && sql[i] != '\n' && i + 1 < n && i < 60; i++)
+		buf[i] = sql[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+int db_exec(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	char q[64];
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		error("query \"%s\" failed: %s", first_line(sql, q, sizeof(q)), msg(c));
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+int db_script(PGconn *c, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+
+	PQclear(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return error("%s failed: %s", what, msg(c));
+	return 0;
+}
+
+PGresult *db_query(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	char q[64];
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		error("query \"%s\" failed: %s", first_line(sql, q, sizeof(q)), msg(c));
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+char *db_scalar(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	PGresult *r = db_query(c, sql, n, params);
+	char *v;
+
+	if (!r)
+		return NULL;
+	if (PQntuples(r) != 1 || PQnfields(r) < 1) {
+		char q[64];
+		error("query \"%s\" returned %d rows, expected one", first_line(sql, q, sizeof(q)),
+		      PQntuples(r));
+		PQclear(r);
+		return NULL;
+	}
+	v = xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+int db_begin(PGconn *c)
+{
+	return db_exec(c, "BEGIN", 0, NULL);
+}
+
+int db_commit(PGconn *c)
+{
+	return db_exec(c, "COMMIT", 0, NULL);
+}
+
+void db_rollback(PGconn *c)
+{
+	if (!db_is_down(c) && PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
+}
+
+int db_copy_start(PGconn *c, const char *copy_sql)
+{
+	PGresult *r = PQexec(c, copy_sql);
+	char q[64];
+
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		error("\"%s\" failed: %s", first_line(copy_sql, q, sizeof(q)), msg(c));
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+int db_copy_put(PGconn *c, const char *buf, int len)
+{
+	if (PQputCopyData(c, buf, len) != 1)
+		return error("COPY failed: %s", msg(c));
+	return 0;
+}
+
+int db_copy_end(PGconn *c)
+{
+	PGresult *r;
+	int ret = 0;
+
+	if (PQputCopyEnd(c, NULL) != 1)
+		return error("COPY end failed: %s", msg(c));
+	while ((r = PQgetResult(c))) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			ret = error("COPY failed: %s", msg(c));
+		PQclear(r);
+	}
+	return ret;
+}
+
+int db_copy_escape(const char *s, char *out, int outlen)
+{
+	int o = 0;
+
+	for (; *s; s++) {
+		const char *esc = NULL;
+
+		switch (*s) {
+		case '\\': esc = "\\\\"; break;
+		case '\t': esc = "\\t"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		}
+		if (o + 3 > outlen)
+			return -1;
+		if (esc) {
+			out[o++] = esc[0];
+			out[o++] = esc[1];
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}

@@ -1,0 +1,39 @@
+/* The one database helper. Each PGresult is owned by the function that got it
+ * and cleared on every path; helpers print a message naming what failed and
+ * return -1 / NULL. */
+#ifndef ESIA_DB_H
+#define ESIA_DB_H
+
+#include <libpq-fe.h>
+
+struct config;
+
+/* Connect with [database] conninfo (empty: PG* environment). NULL on error. */
+PGconn *db_connect(const struct config *cfg);
+/* True when the failure was the server going away (caller exits 75). */
+int db_is_down(PGconn *c);
+
+/* Run a statement with text parameters; 0 or -1. */
+int db_exec(PGconn *c, const char *sql, int n, const char *const *params);
+/* Run several statements with no parameters (PQexec); 0 or -1. */
+int db_script(PGconn *c, const char *sql, const char *what);
+/* Run a query; the result (TUPLES_OK) or NULL. Caller PQclear()s. */
+PGresult *db_query(PGconn *c, const char *sql, int n, const char *const *params);
+/* One-row, one-column query into a malloc'd string (NULL value -> ""). */
+char *db_scalar(PGconn *c, const char *sql, int n, const char *const *params);
+
+int db_begin(PGconn *c);
+int db_commit(PGconn *c);
+/* Best effort, never fails the caller's error path further. */
+void db_rollback(PGconn *c);
+
+/* COPY ... FROM STDIN: start, feed rows (already in text COPY format), end. */
+int db_copy_start(PGconn *c, const char *copy_sql);
+int db_copy_put(PGconn *c, const char *buf, int len);
+int db_copy_end(PGconn *c);
+
+/* Escape s for COPY text format into a caller buffer; returns bytes written
+ * or -1 if it does not fit. */
+int db_copy_escape(const char *s, char *out, int outlen);
+
+#endif

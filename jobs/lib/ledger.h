@@ -1,0 +1,37 @@
+/* The batch ledger: every job run is a row in `batches`.
+ *
+ * Locking: the job-level lock is a session advisory lock (class 1, key =
+ * hash of job and scope), so it dies with the process and a crashed run is
+ * never "stuck running". Each running batch also holds its own advisory lock
+ * (the one-key form, key = batch id); a `running` row whose lock nobody holds belongs
+ * to a dead process and is marked `abandoned`. */
+#ifndef ESIA_LEDGER_H
+#define ESIA_LEDGER_H
+
+#include <libpq-fe.h>
+
+struct batch {
+	long long id;
+	char job[64];
+	long long records;  /* work done */
+	long long rejected; /* input refused */
+	long long rerun_of; /* 0 = not a rerun */
+};
+
+enum batch_lock { LOCK_EXCLUSIVE, LOCK_SHARED_WORK };
+
+/* Start a batch of job. scope narrows the exclusive lock (e.g. "pfr"; NULL =
+ * the whole job). LOCK_SHARED_WORK skips the job lock for jobs whose row
+ * claims already keep parallel runs apart (--parallel). params_json describes
+ * the parameters for rerun. Returns 0, or EXIT_TEMPFAIL when another run holds
+ * the lock (message printed), or -1 on error. */
+int batch_start(PGconn *c, struct batch *b, const char *job, const char *scope,
+		enum batch_lock lock, const char *params_json, long long rerun_of);
+/* Mark batches whose process died as abandoned; returns how many. */
+int batch_reap(PGconn *c);
+/* Persist the counters (outside or inside the caller's transaction). */
+int batch_update_counts(PGconn *c, const struct batch *b);
+/* status: "succeeded", "failed", "partial"; err may be NULL. Releases locks. */
+int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err);
+
+#endif

@@ -1,0 +1,126 @@
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+
+static int verbosity;
+static int to_syslog;
+static long long cur_batch;
+
+void log_setup(int v, int use_syslog)
+{
+	verbosity = v;
+	to_syslog = use_syslog;
+	if (use_syslog)
+		openlog("esia-batch", LOG_PID, LOG_DAEMON);
+}
+
+void log_set_batch(long long batch_id)
+{
+	cur_batch = batch_id;
+}
+
+static const char *lvl_name[] = { "debug", "info", "warn", "error" };
+
+void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
+{
+	char ts[32], msg[2048];
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+	int n = 0;
+
+	if (lvl == LOG_LVL_DEBUG && verbosity < 1)
+		return;
+	if (lvl == LOG_LVL_INFO && verbosity < 0)
+		return;
+	if (cur_batch)
+		n = snprintf(msg, sizeof(msg), "batch=%lld ", cur_batch);
+	n += snprintf(msg + n, sizeof(msg) - n, "event=%s", event);
+	if (fmt && *fmt && n < (int)sizeof(msg) - 1) {
+		msg[n++] = ' ';
+		msg[n] = '\0';
+		va_start(ap, fmt);
+		vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+		va_end(ap);
+	}
+	if (to_syslog) {
+		static const int pri[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
+		syslog(pri[lvl], "level=%s %s", lvl_name[lvl], msg);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr, "ts=%s level=%s %s\n", ts, lvl_name[lvl], msg);
+}
+
+const char *log_quote(const char *v, char *buf, size_t n)
+{
+	size_t o = 0;
+	int plain = *v != '\0';
+
+	for (const char *p = v; *p; p++)
+		if (isspace((unsigned char)*p) || *p == '"' || *p == '=' || *p == '\\')
+			plain = 0;
+	if (plain)
+		return v;
+	if (n < 3)
+		return "\"\"";
+	buf[o++] = '"';
+	for (const char *p = v; *p && o + 3 < n; p++) {
+		if (*p == '"' || *p == '\\')
+			buf[o++] = '\\';
+		buf[o++] = (*p == '\n') ? ' ' : *p;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Copy only the digits of s into d (max n-1), return how many. */
+static size_t digits_of(const char *s, char *d, size_t n)
+{
+	size_t k = 0;
+
+	for (; s && *s && k + 1 < n; s++)
+		if (isdigit((unsigned char)*s))
+			d[k++] = *s;
+	d[k] = '\0';
+	return k;
+}
+
+const char *mask_snils(const char *snils, char *buf)
+{
+	char d[16];
+
+	if (digits_of(snils, d, sizeof(d)) != 11) {
+		strcpy(buf, "***-***-*** **");
+		return buf;
+	}
+	snprintf(buf, 32, "***-***-*%c%c %c%c", d[7], d[8], d[9], d[10]);
+	return buf;
+}
+
+const char *mask_passport(const char *ser_num, char *buf)
+{
+	char d[16];
+
+	if (digits_of(ser_num, d, sizeof(d)) != 10) {
+		strcpy(buf, "** ** ******");
+		return buf;
+	}
+	snprintf(buf, 32, "** ** ***%c%c%c", d[7], d[8], d[9]);
+	return buf;
+}
+
+const char *mask_code(const char *code, char *buf)
+{
+	(void)code; /* nothing of a code is ever shown, not even its length */
+	strcpy(buf, "****-****-****-****");
+	return buf;
+}

@@ -1,0 +1,25 @@
+/* Structured logging: one key=value line per event on stderr (or syslog).
+ * Personal data never goes in clear: use the mask_* helpers for values. */
+#ifndef ESIA_LOG_H
+#define ESIA_LOG_H
+
+#include "err.h"
+
+enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
+
+/* verbosity: -1 quiet (warnings and errors only), 0 normal, 1 debug. */
+void log_setup(int verbosity, int use_syslog);
+/* The batch id stamped on every line from now on (0 = none). */
+void log_set_batch(long long batch_id);
+/* event is a dotted name ("export.packet"); fmt adds key=value pairs. */
+void log_event(enum log_level lvl, const char *event, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* Quote a value for key=value output if it holds spaces, quotes or '='. */
+const char *log_quote(const char *v, char *buf, size_t n);
+
+/* Masks. Each writes into buf (at least 32 bytes) and returns buf. */
+const char *mask_snils(const char *snils, char *buf);    /* ***-***-*45 95 */
+const char *mask_passport(const char *ser_num, char *buf); /* ** ** ***456 */
+const char *mask_code(const char *code, char *buf);      /* ****-****-****-**** */
+
+#endif

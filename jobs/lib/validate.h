@@ -1,0 +1,34 @@
+/* Domain validators (DESIGN.md §4). Each takes user text, writes the
+ * normalised form into out (size given) and returns 0, or returns -1 with a
+ * static one-line reason in *why. No personal data goes into reasons. */
+#ifndef ESIA_VALIDATE_H
+#define ESIA_VALIDATE_H
+
+#include <stddef.h>
+
+/* out: 11 digits. Accepts "112-233-445 95", "11223344595". */
+int valid_snils(const char *in, char *out, size_t n, const char **why);
+/* Check number for the first nine digits (0..99). */
+int snils_checksum(const char *nine_digits);
+
+/* Series+number "4509 123456" -> out "4509123456". Dates are YYYY-MM-DD
+ * and may be NULL to skip those rules; today NULL means the real date. */
+int valid_passport(const char *sernum, const char *issued, const char *born,
+		   const char *issuer, const char *today, char *out, size_t n,
+		   const char **why);
+/* "770-001" or "770001" -> "770-001". */
+int valid_issuer_code(const char *in, char *out, size_t n, const char **why);
+/* Name field: trimmed; Cyrillic (incl. Ё/ё) or Latin, never both. */
+int valid_name(const char *in, char *out, size_t n, const char **why);
+/* Russian mobile -> E.164 "+79XXXXXXXXX". */
+int valid_phone(const char *in, char *out, size_t n, const char **why);
+/* 6-digit postal index. */
+int valid_index(const char *in, char *out, size_t n, const char **why);
+/* 14-digit domestic tracking number with its check digit. */
+int valid_tracking(const char *in, char *out, size_t n, const char **why);
+/* Check digit for the first 13 digits of a tracking number. */
+int tracking_check_digit(const char *thirteen_digits);
+/* YYYY-MM-DD, a real calendar date. */
+int valid_date(const char *in, int *y, int *m, int *d);
+
+#endif

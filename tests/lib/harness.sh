@@ -1,0 +1,59 @@
+# Common setup for end-to-end tests (tests/t/*.t). Source it from a test:
+#   . "$(dirname "$0")/../lib/harness.sh"
+# It gives: TOP, T (a private temp folder), EB (the binary under test), a
+# fresh migrated database of the test's own in a PostgreSQL cluster (the
+# runner's, or one started here when run alone), and helpers:
+#   eb ARGS...      run esia-batch with the test config; sets RC, OUT, ERR
+#   sql "QUERY"     one psql query, unaligned tuples only
+#   write_config    (re)write $T/esia-batch.conf from CONFIG_EXTRA
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/lib/pg.sh"
+
+PGBIN=$(pg_bindir) || bail "no PostgreSQL"
+EB=${ESIA_BATCH:-$TOP/esia-batch}
+[ -x "$EB" ] || bail "no binary at $EB (run make)"
+T=$(mktemp -d "${TMPDIR:-/tmp}/esia-t.XXXXXX")
+chmod 0755 "$T"
+_own_pg=""
+
+_harness_cleanup() {
+	[ -n "$_own_pg" ] && pg_stop "$_own_pg"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+}
+trap _harness_cleanup EXIT
+
+if [ -n "${ESIA_TEST_PGHOST:-}" ]; then
+	export PGHOST="$ESIA_TEST_PGHOST" PGUSER=esia PGPORT=5432
+else
+	_own_pg="$T/pg"
+	pg_start "$_own_pg" || bail "cannot start PostgreSQL"
+fi
+_tname=$(basename "$0" .t | tr -c 'a-zA-Z0-9\n' '_')
+pg_newdb "t_${_tname}_$$" >/dev/null || bail "cannot create the test database"
+
+mkdir -p "$T/spool"
+CONFIG_EXTRA=${CONFIG_EXTRA:-}
+write_config() {
+	{
+		printf '[database]\nconninfo =\n\n[spool]\nroot = %s/spool\n\n[paths]\nformats = %s/formats\n' "$T" "$TOP"
+		printf '%s\n' "$CONFIG_EXTRA"
+	} >"$T/esia-batch.conf"
+}
+write_config
+export ESIA_BATCH_CONFIG="$T/esia-batch.conf"
+
+eb() {
+	"$EB" "$@" >"$T/out" 2>"$T/err"
+	RC=$?
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+	return 0
+}
+
+sql() {
+	"$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"
+}
+
+"$EB" migrate >/dev/null 2>"$T/migrate.err" || { cat "$T/migrate.err"; bail "migrate failed"; }

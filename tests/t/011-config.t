@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Configuration: search order, errors naming file and line, secrets.
+. "$(dirname "$0")/../lib/harness.sh"
+
+eb config check
+is "$RC" 0 "the test configuration is valid"
+like "$OUT" "root = $T/spool" "config check prints effective values"
+
+printf '[database]\nconninfo = host=/x password=hunter2 user=a\n' >"$T/pw.conf"
+eb --config "$T/pw.conf" config check
+unlike "$OUT" "hunter2" "conninfo password masked"
+like "$OUT" "password=\*+" "mask is visible"
+
+printf '[database]\nconninfo =\n\n[spool]\nrooot = /x\n' >"$T/bad.conf"
+eb --config "$T/bad.conf" config check
+is "$RC" 1 "unknown key fails"
+like "$ERR" "bad.conf:5: unknown key \"rooot\" in \[spool\]" "error names file, line and key"
+
+printf '[database]\n[nosuch]\n' >"$T/bad2.conf"
+eb --config "$T/bad2.conf" config check
+like "$ERR" "bad2.conf:2: unknown section \[nosuch\]" "unknown section named with line"
+
+printf '[pfr]\nmax_records = many\n' >"$T/bad3.conf"
+eb --config "$T/bad3.conf" config check
+like "$ERR" "bad3.conf:2: .*not a non-negative integer" "bad integer named with line"
+
+printf '[spool]\nroot = /a\nroot = /b\n' >"$T/bad4.conf"
+eb --config "$T/bad4.conf" config check
+like "$ERR" "bad4.conf:3: .*set twice" "duplicate key refused"
+
+eb --config "$T/nope.conf" config check
+is "$RC" 1 "missing explicit config fails"
+like "$ERR" "nope.conf" "missing file named"
+
+# $ESIA_BATCH_CONFIG is used when --config is absent; --config wins.
+ESIA_BATCH_CONFIG="$T/bad.conf" "$EB" config check >/dev/null 2>"$T/e1"
+like "$(cat "$T/e1")" "bad.conf:5" "ESIA_BATCH_CONFIG is read"
+ESIA_BATCH_CONFIG="$T/bad.conf" "$EB" --config "$T/esia-batch.conf" config check >/dev/null 2>&1
+is "$?" 0 "--config wins over ESIA_BATCH_CONFIG"
+
+# relative paths resolve against the config file's folder
+mkdir -p "$T/etc"
+printf '[spool]\nroot = spool-rel\n' >"$T/etc/rel.conf"
+eb --config "$T/etc/rel.conf" config check
+like "$OUT" "root = $T/etc/spool-rel" "relative path resolved against the file"
+
+eb config check --json
+like "$OUT" '"spool.root":"' "--json output"
+done_testing

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Migrations: applied by the harness; again is a no-op; newer database refused;
+# constraints hold; roles: the auditor reads and cannot write.
+. "$(dirname "$0")/../lib/harness.sh"
+
+v=$(sql "SELECT max(version) FROM schema_version")
+isnt "$v" "" "schema_version recorded"
+n_tables=$(sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+eb migrate
+is "$RC" 0 "second migrate succeeds"
+like "$OUT" "up to date" "second migrate is a no-op"
+is "$(sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" "$n_tables" "no tables added"
+is "$(sql "SELECT count(*) FROM schema_version")" "$(sql "SELECT count(DISTINCT version) FROM schema_version")" "each version once"
+
+for t in accounts checks batches packets letters tracking_numbers activation_codes notifications archives audit_events; do
+	is "$(sql "SELECT to_regclass('public.$t') IS NOT NULL")" t "table $t exists"
+done
+
+# constraints are real
+sql "INSERT INTO accounts (family_name, first_name, phone) VALUES ('Иванов', 'Иван', '+79123456789')" >/dev/null
+is "$?" 0 "a simplified account inserts"
+sql "INSERT INTO accounts (family_name, first_name) VALUES ('Иванов', 'Иван')" >/dev/null 2>&1
+isnt "$?" 0 "an account with neither phone nor e-mail is refused"
+sql "INSERT INTO accounts (family_name, first_name, phone, snils) VALUES ('Иванов', 'Иван', '+79123456789', '123')" >/dev/null 2>&1
+isnt "$?" 0 "a malformed SNILS is refused"
+sql "INSERT INTO accounts (family_name, first_name, phone, level) VALUES ('Иванов', 'Иван', '+79123456789', 'standard')" >/dev/null 2>&1
+isnt "$?" 0 "standard without SNILS and passport is refused"
+sql "INSERT INTO audit_events (event) VALUES ('test')" >/dev/null
+sql "UPDATE audit_events SET event = 'x'" >/dev/null 2>&1
+isnt "$?" 0 "audit_events refuses UPDATE"
+sql "DELETE FROM audit_events" >/dev/null 2>&1
+isnt "$?" 0 "audit_events refuses DELETE"
+
+# roles
+sql "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'aud_$$') THEN CREATE ROLE aud_$$ LOGIN IN ROLE esia_auditor; END IF; END \$\$" >/dev/null
+PGUSER=aud_$$ "$PGBIN/psql" -X -A -t -c "SELECT count(*) FROM accounts" >"$T/o" 2>&1
+is "$(cat "$T/o")" "1" "auditor can read"
+PGUSER=aud_$$ "$PGBIN/psql" -X -A -t -c "UPDATE accounts SET level = 'confirmed'" >"$T/o" 2>&1
+like "$(cat "$T/o")" "permission denied" "auditor cannot write"
+PGUSER=aud_$$ "$EB" batches >"$T/o" 2>&1
+is "$?" 0 "auditor can list batches"
+sql "DROP ROLE IF EXISTS aud_$$" >/dev/null 2>&1 || true
+
+# a database newer than the binary is refused
+sql "INSERT INTO schema_version (version, name) VALUES (9999, '9999_future')" >/dev/null
+eb migrate
+is "$RC" 1 "migrate refuses a newer database"
+like "$ERR" "newer than this binary" "and says why"
+done_testing
