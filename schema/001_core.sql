@@ -175,6 +175,23 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_due_idx ON notifications (channel, next_attempt_at)
   WHERE status = 'pending';
 
+-- The one way to enqueue a notice: a row per channel the citizen has, at
+-- most once per (event_key, channel). Call it in the transaction that records
+-- the event, per row or set-based (SELECT enqueue_notice(...) FROM ...).
+CREATE FUNCTION enqueue_notice(p_account bigint, p_event text, p_event_key text,
+                               p_payload jsonb, p_batch bigint) RETURNS integer
+LANGUAGE sql AS $$
+  WITH ins AS (
+    INSERT INTO notifications (account_id, event, event_key, channel, payload, batch_id)
+    SELECT a.id, p_event, p_event_key, ch.channel, coalesce(p_payload, '{}'), p_batch
+      FROM accounts a
+      CROSS JOIN LATERAL (VALUES ('email', a.email), ('sms', a.phone)) AS ch (channel, addr)
+     WHERE a.id = p_account AND ch.addr IS NOT NULL
+    ON CONFLICT (event_key, channel) DO NOTHING
+    RETURNING 1)
+  SELECT count(*)::integer FROM ins
+$$;
+
 CREATE TABLE archives (
   id          bigserial PRIMARY KEY,
   batch_id    bigint NOT NULL UNIQUE REFERENCES batches (id),

@@ -19,6 +19,11 @@ void log_setup(int v, int use_syslog)
 		openlog("esia-batch", LOG_PID, LOG_DAEMON);
 }
 
+int log_verbosity(void)
+{
+	return verbosity;
+}
+
 void log_set_batch(long long batch_id)
 {
 	cur_batch = batch_id;

@@ -9,6 +9,7 @@ enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
 
 /* verbosity: -1 quiet (warnings and errors only), 0 normal, 1 debug. */
 void log_setup(int verbosity, int use_syslog);
+int log_verbosity(void);
 /* The batch id stamped on every line from now on (0 = none). */
 void log_set_batch(long long batch_id);
 /* event is a dotted name ("export.packet"); fmt adds key=value pairs. */
