@@ -9,6 +9,7 @@
 #include "db.h"
 #include "esia-batch.h"
 #include "log.h"
+#include "xslt.h"
 
 struct command {
 	const char *name;
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
 	ret = cmd->fn(n, rest, &ctx);
 	config_free(ctx.cfg);
 	free(rest);
+	xslt_cleanup();
 	xmlCleanupParser();
 	return ret;
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "json.h"
 #include "err.h"
 #include "ledger.h"
 #include "log.h"
@@ -130,4 +131,23 @@ int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err
 	PQclear(PQexec(c, "SELECT pg_advisory_unlock_all()"));
 	log_set_batch(0);
 	return ret;
+}
+
+char *batch_params_argv(int argc, char **argv)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return xstrdup("{}");
+	fputs("{\"argv\": [", f);
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			fputs(", ", f);
+		json_print_str(f, argv[i]);
+	}
+	fputs("]}", f);
+	fclose(f);
+	return buf;
 }

@@ -34,4 +34,8 @@ int batch_update_counts(PGconn *c, const struct batch *b);
 /* status: "succeeded", "failed", "partial"; err may be NULL. Releases locks. */
 int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err);
 
+/* {"argv": [...]} for the params column: what `rerun` replays. argv[0] is
+ * the command name. Caller frees. */
+char *batch_params_argv(int argc, char **argv);
+
 #endif
