@@ -57,6 +57,7 @@ CREATE INDEX accounts_mail_idx ON accounts (id)
 CREATE TABLE batches (
   id          bigserial PRIMARY KEY,
   job         text NOT NULL CHECK (job ~ '^[a-z][a-z-]*$'),
+  scope       text NOT NULL DEFAULT '',  -- e.g. the agency; metrics are per job and scope
   params      jsonb NOT NULL DEFAULT '{}',
   status      text NOT NULL DEFAULT 'running'
               CHECK (status IN ('running', 'succeeded', 'failed', 'partial', 'abandoned')),
