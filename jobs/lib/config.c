@@ -480,6 +480,17 @@ static char *mask_conninfo(const char *ci)
 	return out;
 }
 
+void config_describe(void)
+{
+	static const char *const tname[] = { "text", "integer", "duration", "yes/no", "path",
+					     "secret file", "URL" };
+
+	printf("| section | key | type | default | meaning |\n|---|---|---|---|---|\n");
+	for (const struct known *k = known; k->sect; k++)
+		printf("| [%s] | %s | %s | %s | %s |\n", k->sect, k->key, tname[k->type],
+		       *k->def ? k->def : "", k->help);
+}
+
 void config_print(const struct config *cfg, int json)
 {
 	const char *prev = "";

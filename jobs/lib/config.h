@@ -32,6 +32,8 @@ const char *cfg_formats_dir(const struct config *cfg);
 /* Print every known key with its effective value; secrets' contents are never
  * read, passwords in conninfo are masked. */
 void config_print(const struct config *cfg, int json);
+/* Every known key with type, default and meaning, as a markdown table. */
+void config_describe(void);
 
 /* Parsing helpers shared with the command line. */
 int parse_duration(const char *s, long long *out);
