@@ -35,5 +35,5 @@ CMD(cmd_config)
 	if (!cfg)
 		return EXIT_FAILED;
 	config_print(cfg, ctx->json);
-	return 0;
+	return config_check_secrets(cfg) ? EXIT_FAILED : 0;
 }

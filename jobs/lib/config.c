@@ -480,6 +480,30 @@ static char *mask_conninfo(const char *ci)
 	return out;
 }
 
+int config_check_secrets(const struct config *cfg)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct entry *e = &cfg->e[i];
+		struct stat st;
+
+		if (e->k->type != T_SECRET || !*e->value)
+			continue;
+		if (stat(e->value, &st))
+			ret = error("%s:%d: [%s] %s: cannot use \"%s\": %s", cfg->path, e->line,
+				    e->k->sect, e->k->key, e->value, strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			ret = error("%s:%d: [%s] %s: \"%s\" is not a regular file", cfg->path,
+				    e->line, e->k->sect, e->k->key, e->value);
+		else if (st.st_mode & 077)
+			ret = error("%s:%d: [%s] %s: secret \"%s\" is readable by group or others "
+				    "(mode %04o); chmod 600 it", cfg->path, e->line, e->k->sect,
+				    e->k->key, e->value, (unsigned)(st.st_mode & 07777));
+	}
+	return ret;
+}
+
 void config_describe(void)
 {
 	static const char *const tname[] = { "text", "integer", "duration", "yes/no", "path",
