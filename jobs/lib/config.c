@@ -435,6 +435,13 @@ const char *cfg_formats_dir(const struct config *cfg)
 		exe[n] = '\0';
 		slash = strrchr(exe, '/');
 		*slash = '\0';
+		/* installed: PREFIX/bin/esia-batch with PREFIX/share/esia-batch/formats */
+		cand = xasprintf("%s/../share/esia-batch/formats", exe);
+		if (!stat(cand, &st) && S_ISDIR(st.st_mode)) {
+			((struct config *)cfg)->formats = cand;
+			return cand;
+		}
+		free(cand);
 		/* in-tree binaries live at the top or under build/asan/ */
 		for (int up = 0; up < 3; up++) {
 			cand = xasprintf("%s/formats", exe);
@@ -528,7 +535,11 @@ void config_print(const struct config *cfg, int json)
 	}
 	for (const struct known *k = known; k->sect; k++) {
 		const char *v = cfg_str(cfg, k->sect, k->key);
-		char *shown = !strcmp(k->key, "conninfo") ? mask_conninfo(v) : xstrdup(v);
+		char *shown;
+
+		if (!strcmp(k->sect, "paths") && !strcmp(k->key, "formats"))
+			v = cfg_formats_dir(cfg); /* show where it was found */
+		shown = !strcmp(k->key, "conninfo") ? mask_conninfo(v) : xstrdup(v);
 		const struct known *kk;
 		int set = lookup(cfg, k->sect, k->key, &kk) != NULL;
 
