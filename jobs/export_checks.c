@@ -158,12 +158,12 @@ struct run {
 
 static int is_packet_name(const char *n)
 {
-	static const char pat[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.xml";
+	static const char pat[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
 
-	if (strlen(n) != sizeof pat - 1)
+	if (strlen(n) != sizeof pat - 1 + 4 || strcmp(n + sizeof pat - 1, ".xml"))
 		return 0;
 	for (size_t i = 0; i < sizeof pat - 1; i++) {
-		if (pat[i] == 'x' ? !strchr("0123456789abcdef", n[i]) : n[i] != pat[i])
+		if (pat[i] == 'x' ? !strchr("0123456789abcdef", n[i]) || !n[i] : n[i] != pat[i])
 			return 0;
 	}
 	return 1;
