@@ -149,6 +149,8 @@ struct run {
 	long long claimed;                       /* checks taken this run (for --limit) */
 	long long packets, sent, refused, superseded, timed_out, requeued, uploaded, upload_failed;
 	long long orphans;
+	long long after_id; /* claim checks with ids above this (keyset over the work index) */
+	long long last_id;  /* highest id this packet consumed */
 	char upload_error[256];
 	xmlBufferPtr xbuf; /* the text writer's output, reused per packet */
 	struct sbuf sent_ids, sent_versions, bad_ids, bad_reasons, stale_ids;
@@ -310,8 +312,10 @@ static const char claim_sql[] =
 	"  a.family_name, a.first_name, a.patronymic, a.gender, a.birth_date, a.snils,"
 	"  a.passport_series, a.passport_number, a.passport_issue_date, a.passport_issuer_code"
 	" FROM checks ch JOIN accounts a ON a.id = ch.account_id"
-	" WHERE ch.agency = $1 AND ch.state = 'pending'"
-	" ORDER BY ch.id LIMIT $2::bigint"
+	" WHERE ch.agency = $1 AND ch.state = 'pending' AND ch.id > $3::bigint"
+	/* the order of checks_work_idx: a range scan from where the last packet
+	 * stopped, not a walk over the rows already sent */
+	" ORDER BY ch.agency, ch.state, ch.id LIMIT $2::bigint"
 	" FOR UPDATE OF ch SKIP LOCKED";
 
 static const char *val(PGresult *res, int i, enum col c)
@@ -450,7 +454,7 @@ out:
  * waiting), 0 when nothing was pending, -1 on error. */
 static int one_packet(struct run *r)
 {
-	char packet_id[37], created[32], lim[24], bid[24], hex[65], nrec[24], nbytes[24];
+	char packet_id[37], created[32], lim[24], bid[24], hex[65], nrec[24], nbytes[24], after[24];
 	unsigned char sha[SHA256_DIGEST_LENGTH];
 	xmlTextWriterPtr w = NULL;
 	PGresult *res = NULL;
@@ -479,6 +483,7 @@ static int one_packet(struct run *r)
 	sb_reset(&r->bad_reasons);
 	sb_reset(&r->stale_ids);
 
+	r->last_id = r->after_id;
 	if (db_begin(r->c) < 0)
 		goto out;
 	{
@@ -487,8 +492,9 @@ static int one_packet(struct run *r)
 			goto fail;
 	}
 	{
-		const char *p[2] = { r->ag->name, lim };
-		if (db_exec(r->c, claim_sql, 2, p) < 0)
+		const char *p[3] = { r->ag->name, lim, after };
+		snprintf(after, sizeof after, "%lld", r->after_id);
+		if (db_exec(r->c, claim_sql, 3, p) < 0)
 			goto fail;
 	}
 
@@ -523,10 +529,12 @@ static int one_packet(struct run *r)
 		for (int i = 0; i < rows && !full; i++) {
 			char why[160];
 			int before = xmlBufferLength(r->xbuf), wr;
+			long long cid = atoll(val(res, i, C_ID));
 
 			if (!strcmp(PQgetvalue(res, i, C_STALE), "t")) {
 				arr_item(&r->stale_ids, val(res, i, C_ID), 0);
 				stale++;
+				r->last_id = cid;
 				continue;
 			}
 			wr = write_record(r, w, res, i, why, sizeof why);
@@ -538,6 +546,7 @@ static int one_packet(struct run *r)
 				arr_item(&r->bad_ids, val(res, i, C_ID), 0);
 				arr_item(&r->bad_reasons, why, 1);
 				refused++;
+				r->last_id = cid;
 				log_event(LOG_LVL_INFO, "export.refused", "agency=%s check=%s reason=\"%s\"",
 					  r->ag->name, val(res, i, C_ID), why);
 				continue;
@@ -557,6 +566,7 @@ static int one_packet(struct run *r)
 			arr_item(&r->sent_ids, val(res, i, C_ID), 0);
 			arr_item(&r->sent_versions, val(res, i, C_VERSION), 0);
 			records++;
+			r->last_id = cid;
 		}
 		PQclear(res);
 		res = NULL;
@@ -653,6 +663,7 @@ static int one_packet(struct run *r)
 	if (db_commit(r->c) < 0)
 		goto out;
 	fault_point("export.after_commit");
+	r->after_id = r->last_id;
 	if (records) {
 		r->packets++;
 		r->sent += records;
@@ -831,7 +842,7 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, const struct sig
 		goto finish;
 	}
 	progress_start(&pr, ag->name, 0);
-	for (;;) {
+	for (int again = 1;;) {
 		long long before = r.sent + r.refused;
 		int k = one_packet(&r);
 		if (k < 0) {
@@ -839,6 +850,13 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, const struct sig
 			snprintf(errmsg, sizeof errmsg, "writing a packet failed after %lld packets",
 				 r.packets);
 			goto finish;
+		}
+		if (k == 0 && again && r.after_id > 0) {
+			/* one more pass from the start for checks skipped while
+			 * another run held them (and then let them go) */
+			r.after_id = 0;
+			again = 0;
+			continue;
 		}
 		if (k == 0)
 			break;
