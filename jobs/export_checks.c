@@ -783,7 +783,26 @@ static int has_work(struct run *r)
 	return yes;
 }
 
-static int run_agency(struct ctx *ctx, const struct agency *ag, const struct signer *signer,
+/* The signer, loaded on first need (a run with nothing to do needs no key). */
+struct lazy_signer {
+	struct signer *s;
+	int inited;
+};
+
+static const struct signer *get_signer(struct lazy_signer *ls, const struct config *cfg)
+{
+	if (ls->s)
+		return ls->s;
+	if (!ls->inited) {
+		if (xmlsig_init() < 0)
+			return NULL;
+		ls->inited = 1;
+	}
+	ls->s = signer_load_config(cfg);
+	return ls->s;
+}
+
+static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_signer *ls,
 		      PGconn *c, long long limit, int argc, char **argv)
 {
 	struct run r = { 0 };
@@ -797,7 +816,6 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, const struct sig
 	r.cfg = ctx->cfg;
 	r.ag = ag;
 	r.c = c;
-	r.signer = signer;
 	r.limit = limit;
 	r.max_records = cfg_int(r.cfg, ag->name, "max_records");
 	r.max_bytes = cfg_int(r.cfg, ag->name, "max_bytes");
@@ -823,6 +841,9 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, const struct sig
 		goto out;
 	}
 
+	r.signer = get_signer(ls, r.cfg);
+	if (!r.signer)
+		goto out;
 	params = batch_params_argv(argc, argv);
 	st = batch_start(c, &r.b, "export-checks", ag->name,
 			 ctx->parallel ? LOCK_SHARED_WORK : LOCK_EXCLUSIVE, params, ctx->rerun_of);
@@ -926,9 +947,9 @@ CMD(cmd_export_checks)
 {
 	const char *only = NULL, *limit_s = NULL;
 	long long limit = 0;
-	struct signer *signer = NULL;
+	struct lazy_signer ls = { NULL, 0 };
 	PGconn *c = NULL;
-	int ret = EXIT_DONE, inited = 0;
+	int ret = EXIT_DONE;
 
 	if (wants_help(argc, argv)) {
 		fputs(help, stdout);
@@ -957,21 +978,6 @@ CMD(cmd_export_checks)
 
 		if (only && strcmp(only, ag->name))
 			continue;
-		if (!signer) {
-			/* the signer is needed only when there is work; load lazily */
-			if (!inited) {
-				if (xmlsig_init() < 0) {
-					ret = EXIT_FAILED;
-					break;
-				}
-				inited = 1;
-			}
-			signer = signer_load_config(ctx->cfg);
-			if (!signer) {
-				ret = EXIT_FAILED;
-				break;
-			}
-		}
 		/* each agency's batch records a command that replays just that agency */
 		av[ac++] = argv[0];
 		av[ac++] = "--agency";
@@ -981,11 +987,11 @@ CMD(cmd_export_checks)
 			av[ac++] = (char *)limit_s;
 		}
 		av[ac] = NULL;
-		r = run_agency(ctx, ag, signer, c, limit, ac, av);
+		r = run_agency(ctx, ag, &ls, c, limit, ac, av);
 		ret = worse(ret, r);
 	}
-	signer_free(signer);
-	if (inited)
+	signer_free(ls.s);
+	if (ls.inited)
 		xmlsig_shutdown();
 	upload_shutdown();
 	PQfinish(c);
