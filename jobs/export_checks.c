@@ -70,7 +70,8 @@ static const char help[] =
 
 #define FETCH_ROWS 1000
 #define SIG_RESERVE 1536 /* SignedInfo, SignatureValue, KeyInfo framing */
-#define PACKET_LOCK_CLASS 3 /* pg advisory lock (3, hashtext(packet id)) while a packet is unrecorded */
+/* While a packet's file exists but its row is not committed, the writer
+ * holds advisory lock (3, hashtext(packet id)); the orphan sweep tests it. */
 
 struct agency {
 	const char *name; /* "pfr" */
