@@ -325,6 +325,7 @@ static int verify_one(struct index *ix, struct arc *a, const struct opts *o)
 	struct verify_ctx v = { o, &fails, 0 };
 	char why[300], who[256] = "", *all, num[32];
 	const char *base;
+	int good;
 
 	if (!a->ok) {
 		printf("FAIL %s: %s\n", a->rel, a->err);
@@ -363,8 +364,9 @@ static int verify_one(struct index *ix, struct arc *a, const struct opts *o)
 		       " manifest signed by %s\n",
 		       a->rel, a->m.seq, a->m.batch, a->m.job, a->m.nfiles, v.packets, who);
 	}
+	good = !fails.n;
 	strlist_release(&fails);
-	return fails.n ? 0 : 1;
+	return good;
 }
 
 static int cmd_verify(struct opts *o, char **pos, int npos)
