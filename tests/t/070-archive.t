@@ -164,6 +164,9 @@ is "$(sql "SELECT count(*) FROM batches")" "$n" "without a ledger row"
 eb archive --older-than 0
 is "$RC" 0 "--older-than 0 takes the recent batch"
 like "$OUT" "archived batch $E " "batch E"
+# D's process never existed: the ledger marked it abandoned, and abandoned batches are archived
+is "$(sql "SELECT status FROM batches WHERE id = $D")" abandoned "the dead running batch was reaped"
+like "$OUT" "archived batch $D " "and archived as abandoned"
 sed -i 's/^compression = xz/compression = zstd/' "$T/esia-batch.conf"
 F=$(new_batch export-checks)
 RF=$(request "$F" pfr)
@@ -173,8 +176,8 @@ ZF=$(archive_of "$F")
 like "$ZF" "/$F\.tar\.zst$" "a .tar.zst archive"
 is "$(zstd -dc "$ZF" | tar -t | head -1)" MANIFEST "zstd and tar read it"
 eb audit verify
-is "$RC" 0 "the chain of five verifies across compressions" || diag "$OUT"
-is "$(printf '%s\n' "$OUT" | grep -c '^OK ')" 5 "five OK lines"
+is "$RC" 0 "the chain of six verifies across compressions" || diag "$OUT"
+is "$(printf '%s\n' "$OUT" | grep -c '^OK ')" 6 "six OK lines"
 "$EB" audit show "$RF" >"$T/show5.xml" 2>/dev/null
 cmp -s "$T/show5.xml" <(tar -x --zstd -O -f "$ZF" "outbox/pfr/$RF.xml")
 ok $? "audit show streams out of a zstd archive"
