@@ -40,6 +40,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "manifest.h"
+#include "progress.h"
 
 static const char usage[] = "esia-batch archive [--older-than DAYS]";
 
@@ -737,6 +738,7 @@ static void sweep_all(const char *dir)
 CMD(cmd_archive)
 {
 	struct run R = { 0 };
+	struct progress prog;
 	long long days = -1;
 	char *params = NULL, *todo = NULL, dayss[24];
 	const char *p[1] = { dayss };
@@ -819,13 +821,17 @@ CMD(cmd_archive)
 		" to_char(b.finished_at AT TIME ZONE 'UTC', 'YYYY/MM')" CANDIDATES " ORDER BY b.id", 1, p);
 	if (!r)
 		goto out;
+	progress_start(&prog, "batches archived", PQntuples(r));
 	for (int i = 0; i < PQntuples(r); i++) {
 		if (archive_batch(&R, atoll(PQgetvalue(r, i, 0)), PQgetvalue(r, i, 1),
-				  PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)))
+				  PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)) ||
+		    batch_update_counts(R.c, &R.b)) {
+			progress_end(&prog);
 			goto out;
-		if (batch_update_counts(R.c, &R.b))
-			goto out;
+		}
+		progress_add(&prog, 1);
 	}
+	progress_end(&prog);
 	if (!PQntuples(r) && log_verbosity() >= 0)
 		printf("no batch to archive; finished removing originals of earlier archives\n");
 	ret = 0;
