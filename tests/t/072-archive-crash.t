@@ -12,10 +12,16 @@ two_batches() { # -> sets X1 X2 (batches) Q1 Q2 (packet ids)
 originals_here() { [ -f "$SP/outbox/pfr/$Q1.xml" ] && [ -f "$SP/print/$X2/letters.pdf" ]; }
 originals_gone() { [ ! -e "$SP/outbox/pfr/$Q1.xml" ] && [ ! -e "$SP/print/$X2" ]; }
 temps() { find "$AR" -name '.*.tmp.*' | wc -l; }
+# eb under a fault that kills it; the subshell keeps bash's "Killed" notice off the output
+eb_fault() { # POINT ARGS...
+	RC=$( (ESIA_FAULT=$1 "$EB" "${@:2}" >"$T/out" 2>"$T/err"; echo $?) 2>/dev/null)
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+}
 
 # 1. killed while writing the archive: a temporary, no archive, originals in place
 two_batches
-ESIA_FAULT=archive.during_write:kill eb archive
+eb_fault archive.during_write:kill archive
 is "$RC" 137 "killed during the write"
 originals_here
 ok $? "originals in place"
@@ -33,7 +39,7 @@ is "$RC" 0 "the chain verifies" || diag "$OUT"
 
 # 2. killed after the archive file is in place, before it is recorded
 two_batches
-ESIA_FAULT=archive.after_write:kill eb archive
+eb_fault archive.after_write:kill archive
 is "$RC" 137 "killed after the write"
 [ -f "$(archive_of "$X1")" ]
 ok $? "the archive file is there"
@@ -50,7 +56,7 @@ is "$RC" 0 "the rewritten archive fits the chain" || diag "$OUT"
 
 # 3. killed after the commit, before the originals are removed (second batch)
 two_batches
-ESIA_FAULT=archive.after_commit:kill@2 eb archive
+eb_fault archive.after_commit:kill@2 archive
 is "$RC" 137 "killed after the second commit"
 is "$(sql "SELECT count(*) FROM archives WHERE batch_id IN ($X1, $X2)")" 2 "both archives recorded"
 is "$(sql "SELECT count(*) FROM archives WHERE cleaned_at IS NULL")" 1 "one still has its originals"
