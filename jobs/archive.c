@@ -454,7 +454,8 @@ static int read_back(struct run *R, const char *path, const char *mtext, size_t 
 	if (gotsl != siglen || memcmp(gots, sig, siglen))
 		strlist_add(&fails, "MANIFEST.p7s differs");
 	arc_check_members(r, m, NULL, NULL, &fails);
-	if (R->trust && *R->trust && cms_verify(sig, siglen, mtext, mlen, R->trust, NULL, 0, why,
+	if (R->trust && *R->trust && cms_verify(sig, siglen, mtext, mlen, R->trust, 0,
+						cfg_str(R->cfg, "signer", "sender"), NULL, 0, why,
 						sizeof(why)))
 		strlist_add(&fails, "MANIFEST.p7s: %s (check [signer] against [archive] trust_anchor)", why);
 	if (fails.n) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cms.h"
@@ -47,6 +48,9 @@ static const char help[] =
 	"          held to it), and check the chain: positions 1..N with no gap, each\n"
 	"          archive's prev = SHA-256 of the one before. One line per archive:\n"
 	"          \"OK path ...\" or \"FAIL path: what failed\".\n"
+	"          The manifest signer must be O= [signer] sender (ESIA) and is checked\n"
+	"          as of the archive's creation (so archives outlive the certificate);\n"
+	"          packet signatures are checked as of now.\n"
 	"\n"
 	"Options:\n"
 	"  --archive-dir DIR  archive folder (default: [spool] archive)\n"
@@ -276,6 +280,22 @@ static const char *manifest_trust(const struct opts *o)
 	return o->trust ? o->trust : cfg_str(o->cfg, "archive", "trust_anchor");
 }
 
+/* Manifests are signed by the project: O= of [signer] sender (default ESIA). */
+static const char *manifest_org(const struct opts *o)
+{
+	return cfg_str(o->cfg, "signer", "sender");
+}
+
+/* When the archive was made, by its signed MANIFEST: the signer's
+ * certificate is checked as of then. 0 (= now) if unreadable. */
+static long long made_at(const struct arc *a)
+{
+	struct tm tm = { 0 };
+	const char *end = a->m.created ? strptime(a->m.created, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+
+	return end && !*end ? (long long)timegm(&tm) : 0;
+}
+
 /* The chain link into a: its predecessor by position must exist, be unique
  * and have the SHA-256 that a's MANIFEST names. */
 static void check_link(struct index *ix, struct arc *a, struct strlist *fails)
@@ -337,8 +357,8 @@ static int verify_one(struct index *ix, struct arc *a, const struct opts *o)
 	snprintf(num, sizeof(num), "%lld.tar.", a->m.batch);
 	if (strncmp(base, num, strlen(num)))
 		strlist_add(&fails, "MANIFEST names batch %lld, not the archive's file name", a->m.batch);
-	if (cms_verify(a->sig, a->siglen, a->mtext, a->mlen, manifest_trust(o), who, sizeof(who), why,
-		       sizeof(why)))
+	if (cms_verify(a->sig, a->siglen, a->mtext, a->mlen, manifest_trust(o), made_at(a),
+		       manifest_org(o), who, sizeof(who), why, sizeof(why)))
 		strlist_add(&fails, "MANIFEST.p7s: %s", why);
 	{
 		char *m = NULL;
@@ -570,8 +590,8 @@ static int cmd_show(struct opts *o, const char *want)
 	}
 	if (!*manifest_trust(o))
 		fprintf(stderr, "manifest signature: not checked (no trust anchor; use --trust)\n");
-	else if (cms_verify(a->sig, a->siglen, a->mtext, a->mlen, manifest_trust(o), who, sizeof(who),
-			    why, sizeof(why))) {
+	else if (cms_verify(a->sig, a->siglen, a->mtext, a->mlen, manifest_trust(o), made_at(a),
+			    manifest_org(o), who, sizeof(who), why, sizeof(why))) {
 		fprintf(stderr, "manifest signature: INVALID: %s\n", why);
 		bad = 1;
 	} else {

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/cms.h>
@@ -101,7 +102,8 @@ out:
 }
 
 int cms_verify(const unsigned char *sig, size_t siglen, const void *data, size_t len,
-	       const char *trust_path, char *who, size_t whon, char *why, size_t n)
+	       const char *trust_path, long long at, const char *expected_org, char *who,
+	       size_t whon, char *why, size_t n)
 {
 	BIO *sb = NULL, *db = NULL;
 	CMS_ContentInfo *cms = NULL;
@@ -117,6 +119,8 @@ int cms_verify(const unsigned char *sig, size_t siglen, const void *data, size_t
 		ossl_why(why, n, "cannot load trust anchor");
 		goto out;
 	}
+	if (at > 0)
+		X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), (time_t)at);
 	sb = BIO_new_mem_buf(sig, (int)siglen);
 	cms = sb ? d2i_CMS_bio(sb, NULL) : NULL;
 	if (!cms) {
@@ -133,8 +137,24 @@ int cms_verify(const unsigned char *sig, size_t siglen, const void *data, size_t
 		goto out;
 	}
 	signers = CMS_get0_signers(cms);
-	if (who && whon && signers && sk_X509_num(signers) > 0)
+	if (!signers || sk_X509_num(signers) != 1) {
+		snprintf(why, n, "signature has %d signers, expected one",
+			 signers ? sk_X509_num(signers) : 0);
+		goto out;
+	}
+	if (who && whon)
 		X509_NAME_oneline(X509_get_subject_name(sk_X509_value(signers, 0)), who, (int)whon);
+	if (expected_org && *expected_org) {
+		char org[256] = "";
+
+		X509_NAME_get_text_by_NID(X509_get_subject_name(sk_X509_value(signers, 0)),
+					  NID_organizationName, org, sizeof(org));
+		if (strcmp(org, expected_org)) {
+			snprintf(why, n, "signer organisation is %s, expected %s", *org ? org : "(none)",
+				 expected_org);
+			goto out;
+		}
+	}
 	ret = 0;
 out:
 	sk_X509_free(signers);

@@ -13,9 +13,13 @@ int cms_sign(const char *key_pem, size_t key_len, const char *cert_path, const c
 
 /* Verify a detached DER signature over data: the signature is intact, the
  * signer's certificate chains to a certificate in trust_path (PEM, one or
- * more) and is valid now. The signer's subject goes to who (may be NULL).
+ * more) and was valid at time at (0 = now; archives are checked as of the
+ * time they were made, so they still verify after the signer's certificate
+ * expires), and, if expected_org is not NULL or "", its subject O= is
+ * expected_org. The signer's subject goes to who (may be NULL).
  * 0 valid, -1 invalid with the reason in why (nothing printed). */
 int cms_verify(const unsigned char *sig, size_t siglen, const void *data, size_t len,
-	       const char *trust_path, char *who, size_t whon, char *why, size_t n);
+	       const char *trust_path, long long at, const char *expected_org, char *who,
+	       size_t whon, char *why, size_t n);
 
 #endif

@@ -102,4 +102,34 @@ cp "$T/a2.orig" "$A2"
 
 eb audit verify
 is "$RC" 0 "restored: the chain verifies again"
+
+# 6. long-term: a manifest signer whose certificate has expired since is
+#    checked as of the archive's creation; the signer's O= is pinned
+mkdir -p "$T/ca" && cp "$P/ca.cnf" "$T/ca/" && (
+	cd "$T/ca" && : >index.txt && echo 2000 >serial &&
+	openssl req -new -newkey rsa:2048 -nodes -keyout oldca.key -out oldca.csr -subj "/CN=old-ca/O=ESIA" &&
+	openssl ca -batch -selfsign -config ca.cnf -keyfile oldca.key -in oldca.csr -out oldca.pem \
+		-startdate 20170101000000Z -enddate 20370101000000Z -extensions v3_ca -notext &&
+	openssl req -newkey rsa:2048 -nodes -keyout old.key -out old.csr -subj "/CN=old-signer/O=ESIA" &&
+	openssl ca -batch -config ca.cnf -cert oldca.pem -keyfile oldca.key -in old.csr \
+		-out old.pem -startdate 20180101000000Z -enddate 20200101000000Z -extensions v3_leaf -notext
+) >/dev/null 2>&1 || bail "cannot make an old CA and certificate"
+hand_archive() { # DIR CREATED SIGNER-CERT SIGNER-KEY
+	rm -rf "$1" "$T/h" && mkdir -p "$1/2019/06" "$T/h/print/9"
+	printf 'letters' >"$T/h/print/9/letters.pdf"
+	printf 'esia-batch archive manifest 1\nseq: 1\nbatch: 9\njob: print-letters\nfinished: 2019-06-01T00:00:00Z\ncreated: %s\nprev: none\nfiles: 1\n\n%s 7 print/9/letters.pdf\n' \
+		"$2" "$(sha256sum <"$T/h/print/9/letters.pdf" | cut -d' ' -f1)" >"$T/h/MANIFEST"
+	openssl cms -sign -binary -outform DER -in "$T/h/MANIFEST" -signer "$3" -inkey "$4" -out "$T/h/MANIFEST.p7s"
+	tar -cJf "$1/2019/06/9.tar.xz" --format=pax -C "$T/h" MANIFEST MANIFEST.p7s print/9/letters.pdf
+}
+hand_archive "$T/old" 2019-06-01T01:00:00Z "$T/ca/old.pem" "$T/ca/old.key"
+eb audit verify --archive-dir "$T/old" --trust "$T/ca/oldca.pem"
+is "$RC" 0 "an archive signed in 2019 by a certificate that expired in 2020 still verifies"
+hand_archive "$T/old" 2026-11-01T01:00:00Z "$T/ca/old.pem" "$T/ca/old.key"
+eb audit verify --archive-dir "$T/old" --trust "$T/ca/oldca.pem"
+like "$OUT" "FAIL 2019/06/9.tar.xz: MANIFEST.p7s: .*certificate verify error" "one claiming a time after expiry does not"
+cat "$P/esia-ca.pem" "$P/pfr-ca.pem" >"$T/two.pem"
+hand_archive "$T/old" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$P/pfr-signer.pem" "$P/pfr-signer.key"
+eb audit verify --archive-dir "$T/old" --trust "$T/two.pem"
+like "$OUT" "FAIL 2019/06/9.tar.xz: MANIFEST.p7s: signer organisation is PFR, expected ESIA" "a manifest signed by another trusted organisation is refused"
 done_testing
