@@ -678,7 +678,7 @@ static int archive_batch(struct run *R, long long id, const char *job, const cha
 		       m.nfiles == 1 ? "" : "s", m.nmissing ? ", some missing" : "", rel);
 	ret = 0;
 out:
-	if (ret && path && !r) {
+	if (ret && path) {
 		/* an archive that did not pass, or was not recorded, must not stay */
 		char *have = NULL;
 		const char *p[1] = { ids };

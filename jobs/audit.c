@@ -151,12 +151,18 @@ static int by_seq(const void *x, const void *y)
 	return strcmp(a->rel, b->rel);
 }
 
-static void index_load(struct index *ix, const char *dir)
+static int index_load(struct index *ix, const char *dir)
 {
+	struct stat st;
+
 	memset(ix, 0, sizeof(*ix));
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+		return error("cannot open archive folder \"%s\": %s", dir,
+			     errno ? strerror(errno) : "not a folder");
 	scan(ix, dir, "", 0);
 	if (ix->n)
 		qsort(ix->v, ix->n, sizeof(*ix->v), by_seq);
+	return 0;
 }
 
 static void arc_release(struct arc *a)
@@ -402,7 +408,8 @@ static int cmd_verify(struct opts *o, char **pos, int npos)
 		error("cannot read trust anchor \"%s\": %s", manifest_trust(o), strerror(errno));
 		return EXIT_FAILED;
 	}
-	index_load(&ix, o->dir);
+	if (index_load(&ix, o->dir))
+		return EXIT_FAILED;
 	if (!npos) {
 		for (size_t i = 0; i < ix.n; i++, checked++)
 			bad += !verify_one(&ix, &ix.v[i], o);
@@ -467,7 +474,8 @@ static int cmd_list(struct opts *o)
 		return usage_error(usage, "--from wants YYYY-MM-DD, not \"%s\"", o->from);
 	if (o->to && valid_date(o->to, &y, &m, &d))
 		return usage_error(usage, "--to wants YYYY-MM-DD, not \"%s\"", o->to);
-	index_load(&ix, o->dir);
+	if (index_load(&ix, o->dir))
+		return EXIT_FAILED;
 	if (o->json)
 		putchar('[');
 	else if (ix.n)
@@ -552,7 +560,8 @@ static int cmd_show(struct opts *o, const char *want)
 	snprintf(id, sizeof(id), "%s", want);
 	for (char *s = id; *s; s++)
 		*s = tolower((unsigned char)*s);
-	index_load(&ix, o->dir);
+	if (index_load(&ix, o->dir))
+		return EXIT_FAILED;
 	/* by PacketId first, then by member path */
 	for (size_t i = 0; i < ix.n && !member; i++)
 		for (size_t k = 0; ix.v[i].ok && k < ix.v[i].m.npackets && !member; k++)

@@ -106,6 +106,9 @@ is "$?" 1 "verify without any trust anchor fails"
 like "$(cat "$T/off")" "no trust anchor" "and says why"
 "$EB" --config "$T/empty.conf" audit verify --archive-dir "$AR" --trust "$P/foreign-ca.pem" >"$T/off" 2>&1
 is "$?" 65 "a foreign trust anchor: nothing verifies"
+"$EB" --config "$T/empty.conf" audit list --archive-dir "$T/nowhere" >"$T/off" 2>&1
+is "$?" 1 "a missing archive folder is an error"
+like "$(cat "$T/off")" "cannot open archive folder \"$T/nowhere\"" "naming the folder"
 
 # --- audit list ---
 eb audit list
