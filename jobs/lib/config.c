@@ -79,6 +79,7 @@ static const struct known known[] = {
 	{ "notify", "timeout", T_DUR, "30s", "network timeout per message" },
 	{ "archive", "compression", T_STR, "xz", "xz or zstd" },
 	{ "archive", "older_than", T_DUR, "1d", "archive batches finished longer ago than this" },
+	{ "archive", "trust_anchor", T_PATH, "", "CA certificate(s) that anchor the manifest and request-packet signer (audit)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
