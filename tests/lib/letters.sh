@@ -46,3 +46,34 @@ check_digit_ok() {
 	for i in 1 3 5 7 9 11; do s=$((s + ${d:i:1})); done
 	[ $(((10 - s % 10) % 10)) = "${d:13:1}" ]
 }
+
+# read_codes DIR: "account code" per letter of the batch in DIR, the code
+# read from that letter's page with pdftotext (the only place it exists).
+read_codes() {
+	local dir=$1 b page acct txt
+	b=$(basename "$dir")
+	sql "SELECT page, account_id FROM letters WHERE batch_id = $b ORDER BY page" |
+	while IFS='|' read -r page acct; do
+		txt=$(pdftotext -layout -f "$page" -l "$page" "$dir/letters.pdf" -)
+		printf '%s %s\n' "$acct" "$(printf '%s\n' "$txt" |
+			grep -Eo '^ *[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4} *$' | tr -d ' ')"
+	done
+}
+
+# damm DIGITS: the Damm check digit, an implementation independent of ours.
+damm() {
+	python3 -c '
+import sys
+t = ["0317598642", "7092154863", "4206871359", "1750983426", "6123045978",
+     "3674209581", "5869720134", "8945362017", "9438617205", "2581436790"]
+i = 0
+for ch in sys.argv[1]:
+    i = int(t[i][int(ch)])
+print(i)' "$1"
+}
+
+# ebl: eb, keeping every stderr in $T/all.err (to search the logs for codes).
+ebl() {
+	eb "$@"
+	cat "$T/err" >>"$T/all.err"
+}

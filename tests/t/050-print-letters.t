@@ -12,12 +12,12 @@ like "$OUT" "65 " "help documents exit codes"
 eb print-letters --limit zero
 is "$RC" 2 "a bad option is a usage error"
 
-eb print-letters
+ebl print-letters
 is "$RC" 0 "no accounts: exits 0"
 like "$OUT" "nothing to print" "and says so"
 
 make_accounts
-eb print-letters
+ebl print-letters
 is "$RC" 65 "letters printed, one account skipped: exit 65"
 [ "$RC" = 65 ] || diag "$ERR"
 B=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
@@ -97,7 +97,7 @@ is "$(sql "SELECT count(DISTINCT event_key) FROM notifications WHERE event = 'le
 is "$(sql "SELECT count(*) FROM audit_events WHERE event = 'letter_printed' AND batch_id = $B")" 3 "audit events"
 
 # nothing left to do
-eb print-letters
+ebl print-letters
 is "$RC" 0 "second run: nothing to do"
 like "$OUT" "nothing to print" "says so"
 
@@ -105,14 +105,14 @@ like "$OUT" "nothing to print" "says so"
 "$PGBIN/pg_dump" >"$T/dump.sql" 2>/dev/null
 leaks=0
 while read -r acct code; do
-	grep -q "$code" "$T/dump.sql" "$T/err" && leaks=1
+	grep -q "$code" "$T/dump.sql" "$T/all.err" && leaks=1
 	grep -q "${code:0:8}" "$T/dump.sql" && leaks=1
 done <"$T/codes"
 is "$leaks" 0 "no plaintext code in pg_dump or the logs"
 
 # the printed code redeems
 read -r acct code < <(head -1 "$T/codes")
-eb redeem "$acct" "${code:0:4} ${code:4:4}-${code:8:4} ${code:12:4}"
+ebl redeem "$acct" "${code:0:4} ${code:4:4}-${code:8:4} ${code:12:4}"
 is "$RC" 0 "the code read from the PDF redeems"
 [ "$RC" = 0 ] || diag "$OUT $ERR"
 is "$(sql "SELECT level FROM accounts WHERE id = $acct")" confirmed "account confirmed"
