@@ -54,7 +54,9 @@ static const char help[] =
 	"  f103.csv       F103 list: serial, addressee, address, tracking number, mass\n"
 	"  manifest.json  file names, SHA-256, letter count (written last)\n"
 	"Accounts with an incomplete or invalid address are skipped and the reason is\n"
-	"stored in accounts.address_problem for operators.\n"
+	"stored in accounts.address_problem for operators. An account whose code was\n"
+	"blocked (too many wrong attempts) or expired gets a new letter only when asked\n"
+	"for with --account.\n"
 	"\n"
 	"  --limit N      at most N letters (default and cap: [letters] max_per_batch)\n"
 	"  --account ID   reissue for one account: its live code and letter are revoked\n"
@@ -107,8 +109,11 @@ struct job {
 	" WHEN coalesce(btrim(house), '') = '' THEN 'house missing' END"
 
 #define MAIL_ACCOUNT "a.level = 'standard' AND a.confirm_method = 'mail'"
+/* Never printed, or the last letter was revoked. A blocked or expired code
+ * needs the citizen to ask for a new letter (--account). */
 #define NO_LIVE_CODE \
-	"NOT EXISTS (SELECT 1 FROM activation_codes k WHERE k.account_id = a.id AND k.status = 'live')"
+	"NOT EXISTS (SELECT 1 FROM activation_codes k WHERE k.account_id = a.id" \
+	" AND k.status IN ('live', 'blocked', 'expired'))"
 
 static const char *scope_sql(const char *mode)
 {
@@ -471,7 +476,8 @@ static int record(struct job *j)
 	snprintf(batch, sizeof(batch), "%lld", j->b.id);
 	snprintf(ttl, sizeof(ttl), "%lld", j->ttl);
 	/* a reissue: the old code and letter stop counting */
-	if (db_exec(j->c, "UPDATE activation_codes SET status = 'revoked'"
+	if (db_exec(j->c, "UPDATE activation_codes SET status = CASE WHEN expires_at <= now()"
+			  " THEN 'expired' ELSE 'revoked' END"
 			  " WHERE status = 'live' AND account_id = ANY ($1::bigint[])", 1, p) ||
 	    db_exec(j->c, "UPDATE letters SET status = 'revoked'"
 			  " WHERE status IN ('printed', 'posted') AND account_id = ANY ($1::bigint[])",
@@ -608,8 +614,7 @@ CMD(cmd_print_letters)
 	if (!j.cfg || setup(&j))
 		goto out;
 	j.c = db_connect(j.cfg);
-	j.c2 = j.c ? db_connect(j.cfg) : NULL;
-	if (!j.c || !j.c2) {
+	if (!j.c) {
 		ret = EXIT_TEMPFAIL;
 		goto out;
 	}
@@ -656,7 +661,12 @@ CMD(cmd_print_letters)
 	}
 	fault_point("print.after_claim");
 
-	/* burn */
+	/* burn, on a connection of its own: committed now, whatever follows */
+	j.c2 = db_connect(j.cfg);
+	if (!j.c2) {
+		ret = EXIT_TEMPFAIL;
+		goto fail;
+	}
 	if (tracking_burn(j.c2, j.ranges, j.nranges, j.b.id, j.n, &j.barcodes))
 		goto fail;
 	fault_point("print.after_burn");

@@ -63,6 +63,38 @@ is "$OUT" wrong "the old code no longer works"
 eb redeem "$acct" "$new_code"
 is "$OUT" confirmed "the new code works"
 
+# rerun of a print batch (as `esia-batch rerun` calls it): its accounts get
+# new codes and letters in a new batch, the old ones are revoked
+PR=$(dirname "$EB")/tools/print-rerun
+[ -x "$PR" ] || PR=$TOP/build/asan/tools/print-rerun
+src=$(sql "SELECT batch_id FROM letters WHERE status = 'printed' GROUP BY 1 HAVING count(*) >= 2 ORDER BY 1 LIMIT 1")
+n_src=$(sql "SELECT count(*) FROM letters l JOIN accounts a ON a.id = l.account_id
+	WHERE l.batch_id = $src AND a.level = 'standard'")
+"$PR" "$src" >"$T/out" 2>"$T/err"
+is "$?" 0 "rerun of batch $src"
+rb=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+is "$(sql "SELECT rerun_of FROM batches WHERE id = $rb")" "$src" "the new batch records rerun_of"
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $rb")" "$n_src" "a new letter for each of its accounts"
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $src AND status <> 'revoked'")" 0 "the old letters are revoked"
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $rb AND barcode IN
+	(SELECT barcode FROM letters WHERE batch_id = $src)")" 0 "with new tracking numbers"
+invariants "rerun"
+
+# blocked and expired codes: no automatic new letter; --account gives one
+b1=$(sql "SELECT account_id FROM activation_codes WHERE status = 'live' ORDER BY account_id LIMIT 1")
+e1=$(sql "SELECT account_id FROM activation_codes WHERE status = 'live' ORDER BY account_id DESC LIMIT 1")
+sql "UPDATE activation_codes SET status = 'blocked' WHERE account_id = $b1 AND status = 'live';
+	UPDATE activation_codes SET expires_at = now() - interval '1 day' WHERE account_id = $e1 AND status = 'live'" >/dev/null
+eb print-letters
+like "$OUT" "nothing to print" "blocked and expired codes get no automatic letter"
+eb print-letters --account "$e1"
+is "$RC" 0 "--account after expiry"
+like "$(sql "SELECT string_agg(status, ',' ORDER BY id) FROM activation_codes WHERE account_id = $e1")" "expired,live$" \
+	"the old code is marked expired, a new one is live"
+eb print-letters --account "$b1"
+like "$(sql "SELECT string_agg(status, ',' ORDER BY id) FROM activation_codes WHERE account_id = $b1")" "blocked,live$" \
+	"a blocked code stays blocked, a new one is live"
+
 eb print-letters --account 999999
 is "$RC" 65 "--account of a missing account: exit 65"
 like "$ERR" "no such account" "and says why"
