@@ -24,6 +24,11 @@ struct letter_pdf {
 	cairo_font_face_t *font[F_N];
 	int pages;     /* pages started */
 	int page_open; /* a page is being drawn */
+	struct tmpl {
+		char *name, *src;
+		cairo_surface_t *rec; /* drawn once, one form XObject in the PDF */
+	} tmpl[8];
+	int ntmpl;
 };
 
 static cairo_status_t write_fp(void *closure, const unsigned char *data, unsigned int len)
@@ -126,12 +131,11 @@ struct text_state {
 	int line;
 };
 
-static int draw_line(struct letter_pdf *p, struct text_state *st, char *s, int lineno)
+static int draw_line(struct letter_pdf *p, cairo_t *cr, struct text_state *st, char *s,
+		     int lineno, int in_tmpl)
 {
-	cairo_t *cr = p->cr;
-
 	if (s[0] == '|') {
-		if (!st->active || !p->page_open)
+		if (!st->active || !(p->page_open || in_tmpl))
 			return error("letter layout line %d: text outside a @text block", lineno);
 		cairo_set_font_face(cr, p->font[st->font]);
 		cairo_set_font_size(cr, st->size);
@@ -141,6 +145,8 @@ static int draw_line(struct letter_pdf *p, struct text_state *st, char *s, int l
 		return 0;
 	}
 	st->active = 0;
+	if (in_tmpl && (!strncmp(s, "@page", 5) || !strncmp(s, "@use", 4)))
+		return error("letter layout line %d: \"%.20s\" inside a @template", lineno, s);
 	if (!strcmp(s, "@page")) {
 		end_page(p);
 		p->page_open = 1;
@@ -148,8 +154,18 @@ static int draw_line(struct letter_pdf *p, struct text_state *st, char *s, int l
 		cairo_set_source_rgb(cr, 0, 0, 0);
 		return 0;
 	}
-	if (!p->page_open)
+	if (!p->page_open && !in_tmpl)
 		return error("letter layout line %d: \"%.20s\" before the first @page", lineno, s);
+	if (!strncmp(s, "@use ", 5)) {
+		for (int i = 0; i < p->ntmpl; i++)
+			if (!strcmp(p->tmpl[i].name, s + 5)) {
+				cairo_set_source_surface(cr, p->tmpl[i].rec, 0, 0);
+				cairo_paint(cr);
+				cairo_set_source_rgb(cr, 0, 0, 0);
+				return 0;
+			}
+		return error("letter layout line %d: no template \"%.40s\"", lineno, s + 5);
+	}
 	if (!strncmp(s, "@text ", 6)) {
 		char font[16];
 
@@ -190,32 +206,121 @@ static int draw_line(struct letter_pdf *p, struct text_state *st, char *s, int l
 	return error("letter layout line %d: unknown item \"%.20s\"", lineno, s);
 }
 
+/* The next line of *s into *line (grown as needed); its length, or -1 at
+ * the end. CR before LF is dropped. */
+static long next_line(const char **s, char **line, size_t *cap)
+{
+	const char *e;
+	size_t n;
+
+	if (!**s)
+		return -1;
+	e = strchr(*s, '\n');
+	n = e ? (size_t)(e - *s) : strlen(*s);
+	if (n + 1 > *cap) {
+		*cap = n + 64;
+		*line = xrealloc(*line, *cap);
+	}
+	memcpy(*line, *s, n);
+	(*line)[n] = '\0';
+	*s += n + (e ? 1 : 0);
+	if (n && (*line)[n - 1] == '\r')
+		(*line)[--n] = '\0';
+	return (long)n;
+}
+
+/* @template NAME ... @end: drawn once into a recording surface that each
+ * page paints (@use NAME); the same text again keeps the one drawn before. */
+static int define_template(struct letter_pdf *p, const char *name, const char *src, int lineno)
+{
+	struct text_state st = { 0 };
+	cairo_rectangle_t page = { 0, 0, A4_W, A4_H };
+	struct tmpl *t = NULL;
+	cairo_t *cr;
+	char *line = NULL;
+	size_t cap = 0;
+	long n;
+	int ret = 0;
+
+	for (int i = 0; i < p->ntmpl; i++)
+		if (!strcmp(p->tmpl[i].name, name)) {
+			if (!strcmp(p->tmpl[i].src, src))
+				return 0;
+			t = &p->tmpl[i];
+		}
+	if (!t) {
+		if (p->ntmpl == (int)(sizeof(p->tmpl) / sizeof(p->tmpl[0])))
+			return error("letter layout line %d: too many templates", lineno);
+		t = &p->tmpl[p->ntmpl++];
+		t->name = xstrdup(name);
+	} else {
+		cairo_surface_destroy(t->rec);
+		free(t->src);
+	}
+	t->src = xstrdup(src);
+	t->rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &page);
+	cr = cairo_create(t->rec);
+	cairo_set_source_rgb(cr, 0, 0, 0);
+	while (!ret && (n = next_line(&src, &line, &cap)) >= 0) {
+		lineno++;
+		if (n)
+			ret = draw_line(p, cr, &st, line, lineno, 1);
+	}
+	if (!ret && cairo_status(cr) != CAIRO_STATUS_SUCCESS)
+		ret = error("letter template \"%s\": %s", name, cairo_status_to_string(cairo_status(cr)));
+	cairo_destroy(cr);
+	free(line);
+	return ret;
+}
+
 int letter_pdf_draw(struct letter_pdf *p, const char *layout)
 {
 	struct text_state st = { 0 };
-	const char *s = layout;
-	char *line = NULL;
+	const char *s = layout, *tstart = NULL;
+	char *line = NULL, tname[64] = "";
 	size_t cap = 0;
-	int lineno = 0, before = p->pages, ret = -1;
+	long n;
+	int lineno = 0, tline = 0, before = p->pages, ret = -1;
 
-	while (*s) {
-		const char *e = strchr(s, '\n');
-		size_t n = e ? (size_t)(e - s) : strlen(s);
-
+	while ((n = next_line(&s, &line, &cap)) >= 0) {
 		lineno++;
-		if (n + 1 > cap) {
-			cap = n + 64;
-			line = xrealloc(line, cap);
+		if (tstart) {
+			if (strcmp(line, "@end"))
+				continue;
+			{
+				char *src = xmalloc((size_t)(s - tstart) + 1);
+				size_t len = (size_t)(s - tstart) - 5; /* without "@end\n" */
+
+				if (s[-1] != '\n')
+					len++;
+				memcpy(src, tstart, len);
+				src[len] = '\0';
+				n = define_template(p, tname, src, tline);
+				free(src);
+			}
+			tstart = NULL;
+			if (n)
+				goto out;
+			continue;
 		}
-		memcpy(line, s, n);
-		line[n] = '\0';
-		s += n + (e ? 1 : 0);
-		if (n && line[n - 1] == '\r')
-			line[--n] = '\0';
 		if (!n)
 			continue;
-		if (draw_line(p, &st, line, lineno))
+		if (!strncmp(line, "@template ", 10)) {
+			if (sscanf(line + 10, "%63s", tname) != 1) {
+				error("letter layout line %d: bad @template", lineno);
+				goto out;
+			}
+			tstart = s;
+			tline = lineno;
+			st.active = 0;
+			continue;
+		}
+		if (draw_line(p, p->cr, &st, line, lineno, 0))
 			goto out;
+	}
+	if (tstart) {
+		error("letter layout line %d: @template %s has no @end", tline, tname);
+		goto out;
 	}
 	if (cairo_status(p->cr) != CAIRO_STATUS_SUCCESS) {
 		error("PDF drawing failed: %s", cairo_status_to_string(cairo_status(p->cr)));
@@ -249,6 +354,11 @@ int letter_pdf_close(struct letter_pdf *p)
 		ret = error("cannot write the PDF: %s",
 			    p->write_failed ? "write error" : cairo_status_to_string(st));
 	cairo_surface_destroy(p->surface);
+	for (int i = 0; i < p->ntmpl; i++) {
+		cairo_surface_destroy(p->tmpl[i].rec);
+		free(p->tmpl[i].name);
+		free(p->tmpl[i].src);
+	}
 	for (int i = 0; i < F_N; i++)
 		cairo_font_face_destroy(p->font[i]);
 	free(p);
