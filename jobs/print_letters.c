@@ -686,10 +686,12 @@ CMD(cmd_print_letters)
 	ret = j.b.rejected ? EXIT_DATAERR : 0;
 	batch_finish(j.c, &j.b, j.b.rejected ? "partial" : "succeeded",
 		     j.b.rejected ? "accounts skipped: see accounts.address_problem" : NULL);
-	if (ctx->json)
+	if (ctx->json) {
 		printf("{\"batch\":%lld,\"letters\":%d,\"rejected\":%lld,\"dir\":", j.b.id, j.n,
-		       j.b.rejected), json_print_str(stdout, j.dir), puts("}");
-	else if (log_verbosity() >= 0)
+		       j.b.rejected);
+		json_print_str(stdout, j.dir);
+		puts("}");
+	} else if (log_verbosity() >= 0)
 		printf("batch %lld: %d letters in %s%s\n", j.b.id, j.n, j.dir,
 		       j.b.rejected ? " (some accounts skipped: address problems)" : "");
 	goto out;
