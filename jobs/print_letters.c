@@ -652,7 +652,10 @@ CMD(cmd_print_letters)
 			explain_account(&j);
 			j.b.rejected++;
 		}
-		if (!ctx->json && log_verbosity() >= 0 && !j.b.rejected)
+		if (ctx->json)
+			printf("{\"batch\":%lld,\"letters\":0,\"rejected\":%lld}\n", j.b.id,
+			       j.b.rejected);
+		else if (log_verbosity() >= 0 && !j.b.rejected)
 			puts("nothing to print");
 		ret = j.b.rejected ? EXIT_DATAERR : 0;
 		batch_finish(j.c, &j.b, j.b.rejected ? "partial" : "succeeded",
