@@ -108,6 +108,7 @@ while read -r acct code; do
 	grep -q "$code" "$T/dump.sql" "$T/all.err" && leaks=1
 	grep -q "${code:0:8}" "$T/dump.sql" && leaks=1
 done <"$T/codes"
+like "$(cat "$T/all.err")" "event=print.recorded" "(the logs searched are the job's)"
 is "$leaks" 0 "no plaintext code in pg_dump or the logs"
 
 # the printed code redeems
