@@ -39,17 +39,17 @@ psql -c "\\copy (SELECT id, family_name, first_name, patronymic, postal_index, r
 	locality, street, house, flat FROM accounts WHERE level = 'standard' AND confirm_method = 'mail')
 	TO '/dev/null'" || exit 1
 t1=$(date +%s.%N)
-/usr/bin/time -f '%e %M' -o "$W/time" "$EB" -q print-letters >/dev/null 2>"$W/err"
+/usr/bin/time -f '%e %M %U %S' -o "$W/time" "$EB" -q print-letters >/dev/null 2>"$W/err"
 rc=$?
 [ $rc = 0 ] || { echo "print-letters failed ($rc)"; tail -5 "$W/err"; exit 1; }
-read -r secs rss <"$W/time"
+read -r secs rss usr sys <"$W/time"
 got=$(psql -A -t -c "SELECT count(*) FROM letters")
 pages=$(pdfinfo "$W"/spool/print/*/letters.pdf 2>/dev/null | awk '/^Pages:/ {print $2}')
 size=$(du -m "$W"/spool/print/*/letters.pdf | cut -f1)
-awk -v n="$N" -v got="$got" -v pages="${pages:-?}" -v s="$secs" -v rss="$rss" -v f0="$t0" -v f1="$t1" -v mb="$size" 'BEGIN {
+awk -v n="$N" -v got="$got" -v pages="${pages:-?}" -v s="$secs" -v rss="$rss" -v usr="$usr" -v sys="$sys" -v f0="$t0" -v f1="$t1" -v mb="$size" 'BEGIN {
 	floor = f1 - f0
 	printf "print-letters: N=%d letters=%d pages=%s pdf=%d MiB\n", n, got, pages, mb
-	printf "  wall %.1f s, %.0f letters/s, peak RSS %.1f MiB\n", s, n / s, rss / 1024
+	printf "  wall %.1f s, %.0f letters/s, peak RSS %.1f MiB, CPU user %.1f s sys %.1f s\n", s, n / s, rss / 1024, usr, sys
 	printf "  floor (COPY the same rows out): %.2f s; ratio %.0fx\n", floor, s / floor
 }'
 [ "$got" = "$N" ]
