@@ -101,7 +101,7 @@ struct packet {
 
 /* A refusal: a one-line "what" plus details for the .reason file. */
 struct why {
-	char what[128];
+	char what[640];
 	char detail[1024];
 };
 
@@ -382,8 +382,7 @@ static int verify(struct run *r, const struct work *wk, struct packet *pk, xmlDo
 	sha256_hex(buf, len, pk->sha256);
 	doc = safexml_read_mem(buf, len, max, wk->path, why, sizeof(why));
 	if (!doc) {
-		refuse(w, "unsafe or malformed XML");
-		snprintf(w->detail, sizeof(w->detail), "%s", why);
+		refuse(w, "unsafe or malformed XML: %s", why);
 		goto out;
 	}
 	root = xmlDocGetRootElement(doc);
@@ -397,8 +396,7 @@ static int verify(struct run *r, const struct work *wk, struct packet *pk, xmlDo
 		goto out;
 	}
 	if (safexml_validate(doc, cfg_formats_dir(r->cfg), ag->xsd, why, sizeof(why))) {
-		refuse(w, "does not match %s", ag->xsd);
-		snprintf(w->detail, sizeof(w->detail), "%s", why);
+		refuse(w, "does not match %s: %s", ag->xsd, why);
 		goto out;
 	}
 	if (wk->ag && wk->ag != ag) {
@@ -413,8 +411,7 @@ static int verify(struct run *r, const struct work *wk, struct packet *pk, xmlDo
 	pk->ag = ag;
 	if (xmlsig_verify(doc, cfg_str(r->cfg, ag->name, "trust_anchor"), ag->org, why,
 			  sizeof(why))) {
-		refuse(w, "signature refused");
-		snprintf(w->detail, sizeof(w->detail), "%s", why);
+		refuse(w, "signature refused: %s", why);
 		goto out;
 	}
 	if (extract(r, root, pk, w))
