@@ -28,6 +28,7 @@
 #include "fault.h"
 #include "ledger.h"
 #include "log.h"
+#include "progress.h"
 #include "safexml.h"
 #include "xmlsig.h"
 
@@ -449,7 +450,8 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 
 	/* every CheckId a check of this agency sent in the request answered, once */
 	res = db_query(r->c,
-		"SELECT count(*) FILTER (WHERE c.id IS NULL OR c.agency <> $2 OR c.packet_id IS DISTINCT FROM $1::uuid),"
+		"SELECT count(*) FILTER (WHERE c.id IS NULL OR c.agency <> $2),"
+		" count(*) FILTER (WHERE c.agency = $2 AND c.packet_id IS DISTINCT FROM $1::uuid),"
 		" count(*) - count(DISTINCT r.check_id),"
 		" coalesce(min(r.check_id) FILTER (WHERE c.id IS NULL OR c.agency <> $2"
 		"  OR c.packet_id IS DISTINCT FROM $1::uuid)::text, '')"
@@ -458,10 +460,16 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 		goto out;
 	if (atoll(PQgetvalue(res, 0, 0))) {
 		ret = refuse(w, "%s record(s) not in request %s", PQgetvalue(res, 0, 0), pk->reply_to);
-		snprintf(w->detail, sizeof(w->detail), "first unknown CheckId: %s", PQgetvalue(res, 0, 2));
+		snprintf(w->detail, sizeof(w->detail), "first unknown CheckId: %s", PQgetvalue(res, 0, 3));
 		goto out;
 	}
 	if (atoll(PQgetvalue(res, 0, 1))) {
+		ret = refuse(w, "%s record(s) no longer in request %s (requested again since)",
+			     PQgetvalue(res, 0, 1), pk->reply_to);
+		snprintf(w->detail, sizeof(w->detail), "first such CheckId: %s", PQgetvalue(res, 0, 3));
+		goto out;
+	}
+	if (atoll(PQgetvalue(res, 0, 2))) {
 		ret = refuse(w, "a CheckId is answered twice");
 		goto out;
 	}
@@ -728,6 +736,7 @@ CMD(cmd_import_responses)
 	const struct agency *only = NULL;
 	struct run r = { 0 };
 	struct work *w = NULL;
+	struct progress prog;
 	size_t n = 0, nfiles = 0;
 	char *params = NULL;
 	int ret = EXIT_FAILED, first_file = 0, st, inited = 0;
@@ -823,9 +832,15 @@ CMD(cmd_import_responses)
 		      "creating the import tables"))
 		goto fail;
 
-	for (size_t i = 0; i < n; i++)
-		if (import_one(&r, &w[i]))
+	progress_start(&prog, "packets", (long long)n);
+	for (size_t i = 0; i < n; i++) {
+		if (import_one(&r, &w[i])) {
+			progress_end(&prog);
 			goto fail;
+		}
+		progress_add(&prog, 1);
+	}
+	progress_end(&prog);
 
 	if (r.b.rejected)
 		ret = EXIT_DATAERR;
