@@ -50,6 +50,7 @@ static const char help[] =
 	"rejected/AGENCY/ with NAME.reason, changing nothing. A packet imported twice is\n"
 	"reported as a duplicate and changes nothing. Under `esia-batch rerun ID` the\n"
 	"packets batch ID refused are moved back from rejected/ and imported again.\n"
+	"One import runs at a time (a second one exits 75), with or without --parallel.\n"
 	"\n"
 	"Exit: 0 all applied (or nothing to do), 1 failed, 2 usage,\n"
 	"      65 some packets rejected (the rest applied), 75 lock held or database down.\n";
@@ -651,6 +652,7 @@ static int import_one(struct run *r, const struct work *wk)
 	long long before = r->b.records;
 
 	pk.name = basename(copy);
+	fault_point("import.packet");
 	rc = verify(r, wk, &pk, &doc, &w);
 	xmlFreeDoc(doc); /* everything needed is in pk and the COPY buffer */
 	if (!rc)
@@ -815,8 +817,10 @@ CMD(cmd_import_responses)
 		goto out;
 	}
 	params = batch_params_argv(argc, argv);
-	st = batch_start(r.c, &r.b, "import-responses", NULL,
-			 ctx->parallel ? LOCK_SHARED_WORK : LOCK_EXCLUSIVE, params, ctx->rerun_of);
+	/* One import at a time, --parallel or not: files in the inbox are not
+	 * claimed row by row, and two runs would race to move the same file. */
+	st = batch_start(r.c, &r.b, "import-responses", NULL, LOCK_EXCLUSIVE, params,
+			 ctx->rerun_of);
 	if (st) {
 		ret = st == EXIT_TEMPFAIL ? EXIT_TEMPFAIL : EXIT_FAILED;
 		goto out;

@@ -71,6 +71,16 @@ is "$(cmp "$T/before" "$T/after" && echo same)" same "it changes nothing in the 
 [ -f "$SP/processed/pfr/again.xml" ] && [ "$(inbox_count)" = 0 ]
 ok $? "it moves to processed/"
 
+# one import at a time: a second run while the first holds the lock exits 75
+cp "$SP/processed/pfr/$one" "$SP/inbox/pfr/third.xml"
+ESIA_FAULT=import.packet:sleep=4 "$EB" import-responses >"$T/first.out" 2>&1 &
+first=$!
+for _ in $(seq 50); do [ "$(sql "SELECT count(*) FROM batches WHERE status = 'running'")" = 1 ] && break; sleep 0.1; done
+eb import-responses --parallel
+is "$RC" 75 "a second import while one runs exits 75 (even with --parallel)"
+wait $first
+is "$?" 0 "the first run finishes"
+
 eb import-responses --agency nsi
 is "$RC" 2 "an unknown agency is a usage error"
 eb import-responses --help
