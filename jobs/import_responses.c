@@ -769,6 +769,10 @@ CMD(cmd_import_responses)
 	if (!r.cfg)
 		return EXIT_FAILED;
 
+	for (size_t i = 0; i < N_AGENCIES; i++)
+		if ((!only || only == &agencies[i]) && *cfg_str(r.cfg, agencies[i].name, "download_url"))
+			warning("[%s] download_url is set, but downloading is not implemented yet:"
+				" importing what is in the inbox", agencies[i].name);
 	/* the work: named files, or the inbox folders */
 	if (ctx->rerun_of) {
 		/* taken back from rejected/ once the batch has started */

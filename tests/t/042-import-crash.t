@@ -10,10 +10,12 @@ requests pfr 10 >/dev/null
 requests fms 10 >/dev/null
 answer pfr >/dev/null
 answer fms >/dev/null
+# run with a fault point; the shell's "Killed" notice is silenced
+faulty() { { ESIA_FAULT=$1 "$EB" "${@:2}" >"$T/out" 2>"$T/err"; RC=$?; } 2>/dev/null; }
 is "$(inbox_count)" 8 "four answers per agency"
 
 # killed after the second PFR packet committed, before it moved
-ESIA_FAULT=import.after_commit:kill@2 eb import-responses --agency pfr
+faulty import.after_commit:kill@2 import-responses --agency pfr
 is "$RC" 137 "killed after a commit"
 is "$(sql "SELECT count(*) FROM packets WHERE direction = 'response'")" 2 "two packets committed"
 is "$(ls "$SP/inbox/pfr" | wc -l)" 3 "the committed-but-unmoved packet is still in the inbox"
@@ -22,7 +24,7 @@ is "$RC" 0 "the rerun succeeds"
 like "$OUT" "imported 2 packets .* 1 duplicate," "it applies the rest and sees the committed one as a duplicate"
 
 # killed before the second FMS packet's commit
-ESIA_FAULT=import.before_commit:kill@2 eb import-responses --agency fms
+faulty import.before_commit:kill@2 import-responses --agency fms
 is "$RC" 137 "killed before a commit"
 is "$(sql "SELECT count(*) FROM packets WHERE direction = 'response' AND agency = 'fms'")" 1 "only the first FMS packet committed"
 is "$(sql "SELECT count(*) FROM checks WHERE agency = 'fms' AND state = 'sent'")" 30 "the killed packet's checks still wait"
