@@ -49,9 +49,12 @@ class Handler:
 
 class CountingSMTP(SMTP):
     def connection_made(self, transport):
-        self.event_handler.connections += 1
-        write_atomic(os.path.join(self.event_handler.folder, "connections"),
-                     "%d\n" % self.event_handler.connections)
+        # STARTTLS hands the protocol a second (TLS) transport on the same
+        # TCP connection: count TCP connections only.
+        if transport.get_extra_info("sslcontext") is None:
+            self.event_handler.connections += 1
+            write_atomic(os.path.join(self.event_handler.folder, "connections"),
+                         "%d\n" % self.event_handler.connections)
         super().connection_made(transport)
 
 
@@ -73,7 +76,7 @@ def main():
 
             def check(server, session, envelope, mechanism, data):
                 ok = data.login.decode() == user and data.password.decode() == password
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)
 
             kw["authenticator"] = check
             kw["auth_required"] = True
