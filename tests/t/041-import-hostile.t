@@ -122,12 +122,29 @@ expect "$(basename "$f")" pfr "^answers no PFR request of ours" "answer to an un
 f=$(fresh pfr unknown-record)
 expect "$(basename "$f")" pfr "^1 record\(s\) not in request $PFR_REQ" "a record id not in the request"
 
+# a genuinely signed answer that answers one CheckId twice (RecordCount fits)
+echo '<r/>' >"$T/empty-reg.xml"
+xsltproc --stringparam registry "$T/empty-reg.xml" --stringparam packet-id 00000000-0000-4000-8000-0000000000d2 \
+	--stringparam created-at 2026-01-01T00:00:00Z "$SIM/pfr.xsl" "$SP/outbox/pfr/$PFR_REQ.xml" >"$T/one.tmpl"
+xsltproc - "$T/one.tmpl" >"$T/dup.tmpl" <<'XSL'
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:p="http://kvs.pfr.com/snils-validation/1.0.1">
+  <xsl:template match="@*|node()"><xsl:copy><xsl:apply-templates select="@*|node()"/></xsl:copy></xsl:template>
+  <xsl:template match="@RecordCount"><xsl:attribute name="RecordCount"><xsl:value-of select=". + 1"/></xsl:attribute></xsl:template>
+  <xsl:template match="p:Result[1]"><xsl:copy-of select="."/><xsl:copy-of select="."/></xsl:template>
+</xsl:stylesheet>
+XSL
+xmlsec1 --sign --privkey-pem "$T/pki/pfr-signer.key,$T/pki/pfr-signer.pem" --output "$SP/inbox/pfr/dup.xml" "$T/dup.tmpl" 2>/dev/null
+xmlsec1 --verify --trusted-pem "$T/pki/pfr-ca.pem" "$SP/inbox/pfr/dup.xml" >/dev/null 2>&1
+ok $? "duplicate CheckId: the packet is properly signed"
+expect dup.xml pfr "^does not match pfr-response.xsd: .*[Dd]uplicate" "a CheckId answered twice"
+
 f=$(fresh fms)
 mv "$f" "$SP/inbox/pfr/"
 expect "$(basename "$f")" pfr "^wrong agency: a FMS packet in the PFR folder" "an FMS answer in the PFR inbox"
 
-is "$(sql "SELECT sum(rejected) FROM batches WHERE job = 'import-responses'")" 12 "each refusal counted on its batch"
-is "$(sql "SELECT count(*) FROM batches WHERE job = 'import-responses' AND status = 'partial' AND jsonb_array_length(params->'rejected') = 1")" 12 "each batch is partial and lists the file it refused"
+is "$(sql "SELECT sum(rejected) FROM batches WHERE job = 'import-responses'")" 13 "each refusal counted on its batch"
+is "$(sql "SELECT count(*) FROM batches WHERE job = 'import-responses' AND status = 'partial' AND jsonb_array_length(params->'rejected') = 1")" 13 "each batch is partial and lists the file it refused"
 
 # after all that, the genuine answers still apply
 f=$(fresh pfr)
