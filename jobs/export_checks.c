@@ -70,7 +70,8 @@ static const char help[] =
 
 #define FETCH_ROWS 1000
 #define SIG_RESERVE 1536 /* SignedInfo, SignatureValue, KeyInfo framing */
-#define PACKET_LOCK_CLASS 3 /* pg advisory lock (3, hashtext(packet id)) while a packet is unrecorded */
+/* While a packet's file exists but its row is not committed, the writer
+ * holds advisory lock (3, hashtext(packet id)); the orphan sweep tests it. */
 
 struct agency {
 	const char *name; /* "pfr" */
@@ -149,6 +150,8 @@ struct run {
 	long long claimed;                       /* checks taken this run (for --limit) */
 	long long packets, sent, refused, superseded, timed_out, requeued, uploaded, upload_failed;
 	long long orphans;
+	long long after_id; /* claim checks with ids above this (keyset over the work index) */
+	long long last_id;  /* highest id this packet consumed */
 	char upload_error[256];
 	xmlBufferPtr xbuf; /* the text writer's output, reused per packet */
 	struct sbuf sent_ids, sent_versions, bad_ids, bad_reasons, stale_ids;
@@ -310,8 +313,10 @@ static const char claim_sql[] =
 	"  a.family_name, a.first_name, a.patronymic, a.gender, a.birth_date, a.snils,"
 	"  a.passport_series, a.passport_number, a.passport_issue_date, a.passport_issuer_code"
 	" FROM checks ch JOIN accounts a ON a.id = ch.account_id"
-	" WHERE ch.agency = $1 AND ch.state = 'pending'"
-	" ORDER BY ch.id LIMIT $2::bigint"
+	" WHERE ch.agency = $1 AND ch.state = 'pending' AND ch.id > $3::bigint"
+	/* the order of checks_work_idx: a range scan from where the last packet
+	 * stopped, not a walk over the rows already sent */
+	" ORDER BY ch.agency, ch.state, ch.id LIMIT $2::bigint"
 	" FOR UPDATE OF ch SKIP LOCKED";
 
 static const char *val(PGresult *res, int i, enum col c)
@@ -450,7 +455,7 @@ out:
  * waiting), 0 when nothing was pending, -1 on error. */
 static int one_packet(struct run *r)
 {
-	char packet_id[37], created[32], lim[24], bid[24], hex[65], nrec[24], nbytes[24];
+	char packet_id[37], created[32], lim[24], bid[24], hex[65], nrec[24], nbytes[24], after[24];
 	unsigned char sha[SHA256_DIGEST_LENGTH];
 	xmlTextWriterPtr w = NULL;
 	PGresult *res = NULL;
@@ -479,6 +484,7 @@ static int one_packet(struct run *r)
 	sb_reset(&r->bad_reasons);
 	sb_reset(&r->stale_ids);
 
+	r->last_id = r->after_id;
 	if (db_begin(r->c) < 0)
 		goto out;
 	{
@@ -487,8 +493,9 @@ static int one_packet(struct run *r)
 			goto fail;
 	}
 	{
-		const char *p[2] = { r->ag->name, lim };
-		if (db_exec(r->c, claim_sql, 2, p) < 0)
+		const char *p[3] = { r->ag->name, lim, after };
+		snprintf(after, sizeof after, "%lld", r->after_id);
+		if (db_exec(r->c, claim_sql, 3, p) < 0)
 			goto fail;
 	}
 
@@ -523,10 +530,12 @@ static int one_packet(struct run *r)
 		for (int i = 0; i < rows && !full; i++) {
 			char why[160];
 			int before = xmlBufferLength(r->xbuf), wr;
+			long long cid = atoll(val(res, i, C_ID));
 
 			if (!strcmp(PQgetvalue(res, i, C_STALE), "t")) {
 				arr_item(&r->stale_ids, val(res, i, C_ID), 0);
 				stale++;
+				r->last_id = cid;
 				continue;
 			}
 			wr = write_record(r, w, res, i, why, sizeof why);
@@ -538,6 +547,7 @@ static int one_packet(struct run *r)
 				arr_item(&r->bad_ids, val(res, i, C_ID), 0);
 				arr_item(&r->bad_reasons, why, 1);
 				refused++;
+				r->last_id = cid;
 				log_event(LOG_LVL_INFO, "export.refused", "agency=%s check=%s reason=\"%s\"",
 					  r->ag->name, val(res, i, C_ID), why);
 				continue;
@@ -557,6 +567,7 @@ static int one_packet(struct run *r)
 			arr_item(&r->sent_ids, val(res, i, C_ID), 0);
 			arr_item(&r->sent_versions, val(res, i, C_VERSION), 0);
 			records++;
+			r->last_id = cid;
 		}
 		PQclear(res);
 		res = NULL;
@@ -653,6 +664,7 @@ static int one_packet(struct run *r)
 	if (db_commit(r->c) < 0)
 		goto out;
 	fault_point("export.after_commit");
+	r->after_id = r->last_id;
 	if (records) {
 		r->packets++;
 		r->sent += records;
@@ -772,7 +784,26 @@ static int has_work(struct run *r)
 	return yes;
 }
 
-static int run_agency(struct ctx *ctx, const struct agency *ag, const struct signer *signer,
+/* The signer, loaded on first need (a run with nothing to do needs no key). */
+struct lazy_signer {
+	struct signer *s;
+	int inited;
+};
+
+static const struct signer *get_signer(struct lazy_signer *ls, const struct config *cfg)
+{
+	if (ls->s)
+		return ls->s;
+	if (!ls->inited) {
+		if (xmlsig_init() < 0)
+			return NULL;
+		ls->inited = 1;
+	}
+	ls->s = signer_load_config(cfg);
+	return ls->s;
+}
+
+static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_signer *ls,
 		      PGconn *c, long long limit, int argc, char **argv)
 {
 	struct run r = { 0 };
@@ -786,7 +817,6 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, const struct sig
 	r.cfg = ctx->cfg;
 	r.ag = ag;
 	r.c = c;
-	r.signer = signer;
 	r.limit = limit;
 	r.max_records = cfg_int(r.cfg, ag->name, "max_records");
 	r.max_bytes = cfg_int(r.cfg, ag->name, "max_bytes");
@@ -812,6 +842,9 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, const struct sig
 		goto out;
 	}
 
+	r.signer = get_signer(ls, r.cfg);
+	if (!r.signer)
+		goto out;
 	params = batch_params_argv(argc, argv);
 	st = batch_start(c, &r.b, "export-checks", ag->name,
 			 ctx->parallel ? LOCK_SHARED_WORK : LOCK_EXCLUSIVE, params, ctx->rerun_of);
@@ -831,7 +864,7 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, const struct sig
 		goto finish;
 	}
 	progress_start(&pr, ag->name, 0);
-	for (;;) {
+	for (int again = 1;;) {
 		long long before = r.sent + r.refused;
 		int k = one_packet(&r);
 		if (k < 0) {
@@ -839,6 +872,13 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, const struct sig
 			snprintf(errmsg, sizeof errmsg, "writing a packet failed after %lld packets",
 				 r.packets);
 			goto finish;
+		}
+		if (k == 0 && again && r.after_id > 0) {
+			/* one more pass from the start for checks skipped while
+			 * another run held them (and then let them go) */
+			r.after_id = 0;
+			again = 0;
+			continue;
 		}
 		if (k == 0)
 			break;
@@ -908,9 +948,9 @@ CMD(cmd_export_checks)
 {
 	const char *only = NULL, *limit_s = NULL;
 	long long limit = 0;
-	struct signer *signer = NULL;
+	struct lazy_signer ls = { NULL, 0 };
 	PGconn *c = NULL;
-	int ret = EXIT_DONE, inited = 0;
+	int ret = EXIT_DONE;
 
 	if (wants_help(argc, argv)) {
 		fputs(help, stdout);
@@ -939,21 +979,6 @@ CMD(cmd_export_checks)
 
 		if (only && strcmp(only, ag->name))
 			continue;
-		if (!signer) {
-			/* the signer is needed only when there is work; load lazily */
-			if (!inited) {
-				if (xmlsig_init() < 0) {
-					ret = EXIT_FAILED;
-					break;
-				}
-				inited = 1;
-			}
-			signer = signer_load_config(ctx->cfg);
-			if (!signer) {
-				ret = EXIT_FAILED;
-				break;
-			}
-		}
 		/* each agency's batch records a command that replays just that agency */
 		av[ac++] = argv[0];
 		av[ac++] = "--agency";
@@ -963,11 +988,11 @@ CMD(cmd_export_checks)
 			av[ac++] = (char *)limit_s;
 		}
 		av[ac] = NULL;
-		r = run_agency(ctx, ag, signer, c, limit, ac, av);
+		r = run_agency(ctx, ag, &ls, c, limit, ac, av);
 		ret = worse(ret, r);
 	}
-	signer_free(signer);
-	if (inited)
+	signer_free(ls.s);
+	if (ls.inited)
 		xmlsig_shutdown();
 	upload_shutdown();
 	PQfinish(c);

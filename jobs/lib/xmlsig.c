@@ -111,8 +111,10 @@ struct signer *signer_load(const char *key_pem, const char *cert_pem)
 	int ncerts = 0, type;
 	xmlSecKeyDataPtr value = NULL, x509;
 
-	if (!init_count && xmlsig_init() < 0)
+	if (!init_count) {
+		error("xmlsig_init() was not called before signer_load()");
 		return NULL;
+	}
 	kb = BIO_new_mem_buf(key_pem, -1);
 	cb = BIO_new_mem_buf(cert_pem, -1);
 	if (!kb || !cb) {

@@ -36,6 +36,7 @@ void xmlsig_shutdown(void);
 
 /* A signing key with its certificate. key_pem and cert_pem are PEM TEXT
  * (NUL-terminated), not file names: the key usually comes from cfg_secret().
+ * Call xmlsig_init() first.
  * cert_pem may hold further (intermediate) certificates after the signer's
  * own; they are included in KeyInfo. The key must match the first
  * certificate. NULL after printing an error. */

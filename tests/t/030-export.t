@@ -18,10 +18,22 @@ is "$RC" 2 "--limit 0 is a usage error"
 eb export-checks --bogus
 is "$RC" 2 "an unknown option is a usage error"
 
+eb export-checks
+is "$RC" 0 "an empty database: exit 0 (no signing key needed)"
+like "$OUT" "pfr: nothing to do" "and says there is nothing to do"
+
 export_setup 60 "[pfr]
 max_records = 7
 [fms]
 recipient = FMS-TEST"
+
+cp "$ESIA_BATCH_CONFIG" "$T/good.conf"
+sed -i '/^key = /d' "$ESIA_BATCH_CONFIG"
+eb export-checks
+is "$RC" 1 "work but no signing key: exit 1"
+like "$ERR" "no signing key: set \[signer\] key" "naming the missing key"
+is "$(sql "SELECT count(*) FROM batches")" 0 "without starting a batch"
+cp "$T/good.conf" "$ESIA_BATCH_CONFIG"
 
 eb export-checks
 is "$RC" 65 "export exits 65: some checks were refused locally, the rest sent"

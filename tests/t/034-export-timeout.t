@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/harness.sh"
 . "$TOP/tests/lib/export.sh"
 export_setup 12 "[pfr]
-response_timeout = 1s
+response_timeout = 1h
 max_attempts = 2"
 
 eb export-checks --agency pfr
@@ -21,7 +21,7 @@ like "$OUT" "nothing to do" "the checks are not due yet"
 # one answered check must not be re-requested
 answered=$(sql "SELECT min(id) FROM checks WHERE agency = 'pfr' AND state = 'sent'")
 sql "UPDATE checks SET state = 'passed', result = 'match', answered_at = now() WHERE id = $answered" >/dev/null
-sql "UPDATE checks SET sent_at = now() - interval '1 hour' WHERE state = 'sent'" >/dev/null
+sql "UPDATE checks SET sent_at = now() - interval '2 hours' WHERE state = 'sent'" >/dev/null
 eb export-checks --agency pfr
 is "$RC" 0 "the re-request run succeeds"
 like "$OUT" "1 packets, $((sent - 1)) checks sent \($((sent - 1)) re-requested\)" "the unanswered checks go out again"
@@ -34,7 +34,7 @@ xmlsec1 --verify --trusted-pem "$PKI/esia-ca.pem" "$OUTBOX/pfr/$second.xml" >/de
 is "$?" 0 "the new packet verifies"
 is "$(sql "SELECT status FROM packets WHERE id = '$first'")" superseded "the first packet, none of whose checks wait on it any more, is superseded"
 
-sql "UPDATE checks SET sent_at = now() - interval '1 hour' WHERE state = 'sent'" >/dev/null
+sql "UPDATE checks SET sent_at = now() - interval '2 hours' WHERE state = 'sent'" >/dev/null
 eb export-checks --agency pfr
 is "$RC" 0 "the run after max_attempts succeeds"
 like "$OUT" "0 packets, 0 checks sent .* $((sent - 1)) timed out" "and reports the timeouts"
