@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# import-responses refuses hostile and wrong packets: each one leaves the
-# database byte-for-byte unchanged (pg_dump of every table but batches), lands
-# in rejected/AGENCY/ with NAME.reason, is counted on the batch, exit 65.
+# import-responses refuses hostile packets (XML, size and signature cases; the
+# signed-but-wrong ones are in 045): each one leaves the database byte-for-byte
+# unchanged (pg_dump of every table but batches), lands in rejected/AGENCY/ with
+# NAME.reason, is counted on the batch, exit 65.
 CONFIG_EXTRA="[pfr]
 max_response_bytes = 200000"
 . "$(dirname "$0")/../lib/harness.sh"
@@ -85,49 +86,8 @@ f=$(fresh pfr expired)
 expect "$(basename "$f")" pfr "^signature refused" "expired signer certificate"
 like "$(head -1 "$SP/rejected/pfr/$(basename "$f").reason")" "certificate expired" "expired: named in the details"
 
-# signature wrapping 1: the signed original moved into ds:Object under a forged
-# root whose results say something else (the signature is kept, last child)
-f=$(fresh pfr)
-xsltproc - "$f" >"$T/wrapped" <<'XSL'
-<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
-    xmlns:p="http://kvs.pfr.com/snils-validation/1.0.1" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
-  <xsl:template match="/p:SnilsValidationResponse">
-    <xsl:copy>
-      <xsl:copy-of select="@*"/>
-      <xsl:for-each select="p:Result">
-        <p:Result CheckId="{@CheckId}"><p:Status>match</p:Status></p:Result>
-      </xsl:for-each>
-      <xsl:for-each select="ds:Signature">
-        <xsl:copy><xsl:copy-of select="@*|node()"/>
-          <ds:Object><xsl:copy-of select="/p:SnilsValidationResponse"/></ds:Object>
-        </xsl:copy>
-      </xsl:for-each>
-    </xsl:copy>
-  </xsl:template>
-</xsl:stylesheet>
-XSL
-mv "$T/wrapped" "$f"
-xmllint --noout --schema "$TOP/formats/pfr-response.xsd" "$f" 2>/dev/null
-ok $? "wrapping: the forged packet is schema-valid"
-expect "$(basename "$f")" pfr "^signature refused" "signature wrapping (original moved under ds:Object)"
-
-# signature wrapping 2: the valid signed packet moved under a new root
-f=$(fresh pfr)
-{ echo '<Envelope xmlns="urn:x">'; sed 1d "$f"; echo '</Envelope>'; } >"$T/w2" && mv "$T/w2" "$f"
-expect "$(basename "$f")" pfr "^not a response packet" "signature wrapping (packet under a new root)"
-
-f=$(fresh pfr wrong-request)
-expect "$(basename "$f")" pfr "^answers no PFR request of ours" "answer to an unknown request"
-
-f=$(fresh pfr unknown-record)
-expect "$(basename "$f")" pfr "^1 record\(s\) not in request $PFR_REQ" "a record id not in the request"
-
-f=$(fresh fms)
-mv "$f" "$SP/inbox/pfr/"
-expect "$(basename "$f")" pfr "^wrong agency: a FMS packet in the PFR folder" "an FMS answer in the PFR inbox"
-
-is "$(sql "SELECT sum(rejected) FROM batches WHERE job = 'import-responses'")" 12 "each refusal counted on its batch"
-is "$(sql "SELECT count(*) FROM batches WHERE job = 'import-responses' AND status = 'partial' AND jsonb_array_length(params->'rejected') = 1")" 12 "each batch is partial and lists the file it refused"
+is "$(sql "SELECT sum(rejected) FROM batches WHERE job = 'import-responses'")" 7 "each refusal counted on its batch"
+is "$(sql "SELECT count(*) FROM batches WHERE job = 'import-responses' AND status = 'partial' AND jsonb_array_length(params->'rejected') = 1")" 7 "each batch is partial and lists the file it refused"
 
 # after all that, the genuine answers still apply
 f=$(fresh pfr)

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# import-responses refuses signed-but-wrong packets (signature wrapping, unknown
+# request or record, a CheckId twice, wrong agency; XML and signature cases are
+# in 041): each leaves the database byte-for-byte unchanged (pg_dump of every
+# table but batches), lands in rejected/AGENCY/ with NAME.reason, exit 65.
+. "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/sim/testlib.sh"
+
+load 12 3
+requests pfr >/dev/null
+requests fms >/dev/null
+mkdir -p "$SP/inbox/pfr" "$SP/inbox/fms"
+PFR_REQ=$(basename "$(ls "$SP/outbox/pfr"/*.xml)" .xml)
+
+fresh() { # AG [FAULT]: a new answer to the agency's request; prints its path
+	rm -f "$SP/outbox/$1/.sim-answered/"*
+	answer "$1" "${2:-}" | tail -1
+}
+
+# expect NAME AGENCY REASON_REGEX DESCRIPTION: import the one file in the inbox
+expect() {
+	dump "$T/before"
+	eb import-responses
+	is "$RC" 65 "$4: exit 65"
+	dump "$T/after"
+	is "$(cmp -s "$T/before" "$T/after" && echo unchanged)" unchanged "$4: database unchanged"
+	[ -f "$SP/rejected/$2/$1" ] && [ "$(inbox_count)" = 0 ]
+	ok $? "$4: moved to rejected/$2/"
+	like "$(head -1 "$SP/rejected/$2/$1.reason" 2>/dev/null)" "$3" "$4: reason"
+}
+
+put() { cat >"$SP/inbox/$1/$2"; }
+
+# signature wrapping 1: the signed original moved into ds:Object under a forged
+# root whose results say something else (the signature is kept, last child)
+f=$(fresh pfr)
+xsltproc - "$f" >"$T/wrapped" <<'XSL'
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:p="http://kvs.pfr.com/snils-validation/1.0.1" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
+  <xsl:template match="/p:SnilsValidationResponse">
+    <xsl:copy>
+      <xsl:copy-of select="@*"/>
+      <xsl:for-each select="p:Result">
+        <p:Result CheckId="{@CheckId}"><p:Status>match</p:Status></p:Result>
+      </xsl:for-each>
+      <xsl:for-each select="ds:Signature">
+        <xsl:copy><xsl:copy-of select="@*|node()"/>
+          <ds:Object><xsl:copy-of select="/p:SnilsValidationResponse"/></ds:Object>
+        </xsl:copy>
+      </xsl:for-each>
+    </xsl:copy>
+  </xsl:template>
+</xsl:stylesheet>
+XSL
+mv "$T/wrapped" "$f"
+xmllint --noout --schema "$TOP/formats/pfr-response.xsd" "$f" 2>/dev/null
+ok $? "wrapping: the forged packet is schema-valid"
+expect "$(basename "$f")" pfr "^signature refused" "signature wrapping (original moved under ds:Object)"
+
+# signature wrapping 2: the valid signed packet moved under a new root
+f=$(fresh pfr)
+{ echo '<Envelope xmlns="urn:x">'; sed 1d "$f"; echo '</Envelope>'; } >"$T/w2" && mv "$T/w2" "$f"
+expect "$(basename "$f")" pfr "^not a response packet" "signature wrapping (packet under a new root)"
+
+f=$(fresh pfr wrong-request)
+expect "$(basename "$f")" pfr "^answers no PFR request of ours" "answer to an unknown request"
+
+f=$(fresh pfr unknown-record)
+expect "$(basename "$f")" pfr "^1 record\(s\) not in request $PFR_REQ" "a record id not in the request"
+
+# a genuinely signed answer that answers one CheckId twice (RecordCount fits)
+echo '<r/>' >"$T/empty-reg.xml"
+xsltproc --stringparam registry "$T/empty-reg.xml" --stringparam packet-id 00000000-0000-4000-8000-0000000000d2 \
+	--stringparam created-at 2026-01-01T00:00:00Z "$SIM/pfr.xsl" "$SP/outbox/pfr/$PFR_REQ.xml" >"$T/one.tmpl"
+xsltproc - "$T/one.tmpl" >"$T/dup.tmpl" <<'XSL'
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:p="http://kvs.pfr.com/snils-validation/1.0.1">
+  <xsl:template match="@*|node()"><xsl:copy><xsl:apply-templates select="@*|node()"/></xsl:copy></xsl:template>
+  <xsl:template match="@RecordCount"><xsl:attribute name="RecordCount"><xsl:value-of select=". + 1"/></xsl:attribute></xsl:template>
+  <xsl:template match="p:Result[1]"><xsl:copy-of select="."/><xsl:copy-of select="."/></xsl:template>
+</xsl:stylesheet>
+XSL
+xmlsec1 --sign --privkey-pem "$T/pki/pfr-signer.key,$T/pki/pfr-signer.pem" --output "$SP/inbox/pfr/dup.xml" "$T/dup.tmpl" 2>/dev/null
+xmlsec1 --verify --trusted-pem "$T/pki/pfr-ca.pem" "$SP/inbox/pfr/dup.xml" >/dev/null 2>&1
+ok $? "duplicate CheckId: the packet is properly signed"
+expect dup.xml pfr "^does not match pfr-response.xsd: .*[Dd]uplicate" "a CheckId answered twice"
+
+f=$(fresh fms)
+mv "$f" "$SP/inbox/pfr/"
+expect "$(basename "$f")" pfr "^wrong agency: a FMS packet in the PFR folder" "an FMS answer in the PFR inbox"
+
+is "$(sql "SELECT sum(rejected) FROM batches WHERE job = 'import-responses'")" 6 "each refusal counted on its batch"
+is "$(sql "SELECT count(*) FROM batches WHERE job = 'import-responses' AND status = 'partial' AND jsonb_array_length(params->'rejected') = 1")" 6 "each batch is partial and lists the file it refused"
+
+# after all that, the genuine answers still apply
+f=$(fresh pfr)
+f2=$(fresh fms)
+eb import-responses
+is "$RC" 0 "genuine answers apply afterwards"
+is "$(sql "SELECT count(*) FROM checks WHERE state IN ('passed', 'failed')")" 24 "every check answered"
+done_testing
