@@ -639,8 +639,9 @@ static int one_packet(struct run *r)
 			    " a AS (UPDATE accounts SET data_status = 'rejected',"
 			    "   data_reject_reason = f.reason, updated_at = now()"
 			    "   FROM f WHERE accounts.id = f.account_id)"
-			    " SELECT enqueue_notice(f.account_id, 'check_failed', 'check_failed:' || f.id,"
-			    "   jsonb_build_object('agency', $4::text, 'reason', f.reason), $3::bigint)"
+			    " SELECT enqueue_notices('check_failed', array_agg(f.account_id),"
+			    "   array_agg('check_failed:' || f.id),"
+			    "   array_agg(jsonb_build_object('agency', $4::text, 'reason', f.reason)), $3::bigint)"
 			    " FROM f",
 			    4, p) < 0)
 			goto fail;

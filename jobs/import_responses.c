@@ -523,9 +523,9 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 		"   AND strpos(a.data_reject_reason, f.reason) = 0 THEN a.data_reject_reason || '; ' || f.reason"
 		"   ELSE f.reason END"
 		"  FROM f WHERE a.id = f.account_id RETURNING a.id)"
-		" SELECT count(*), coalesce(sum(enqueue_notice(d.account_id, 'check_failed',"
-		"  'check_failed:' || d.id, jsonb_build_object('reason', d.reason, 'agency', d.agency,"
-		"  'check', d.id), $1::bigint)), 0), (SELECT count(*) FROM u)"
+		" SELECT count(*), coalesce(enqueue_notices('check_failed', array_agg(d.account_id),"
+		"  array_agg('check_failed:' || d.id), array_agg(jsonb_build_object('reason', d.reason,"
+		"  'agency', d.agency, 'check', d.id)), $1::bigint), 0), (SELECT count(*) FROM u)"
 		" FROM imp_done d WHERE d.state = 'failed'", 1, p + 2);
 	if (!res)
 		goto out;
@@ -546,9 +546,10 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 			" e AS (INSERT INTO audit_events (event, account_id, batch_id, details)"
 			"  SELECT 'account.standard', p.id, $1::bigint, jsonb_build_object('data_version',"
 			"  p.data_version, 'level', p.level, 'packet', $2::text) FROM p)"
-			" SELECT count(*), coalesce(sum(enqueue_notice(p.id, 'check_passed', 'check_passed:'"
-			"  || p.id || ':' || p.data_version, jsonb_build_object('data_version', p.data_version),"
-			"  $1::bigint)), 0), (SELECT count(*) FROM imp_done WHERE state = 'passed') FROM p",
+			" SELECT count(*), coalesce(enqueue_notices('check_passed', array_agg(p.id),"
+			"  array_agg('check_passed:' || p.id || ':' || p.data_version),"
+			"  array_agg(jsonb_build_object('data_version', p.data_version)), $1::bigint), 0),"
+			"  (SELECT count(*) FROM imp_done WHERE state = 'passed') FROM p",
 			2, pp);
 		if (!res)
 			goto out;

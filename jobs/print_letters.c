@@ -502,8 +502,9 @@ static int record(struct job *j)
 		"  SELECT 'letter_printed', l.account_id, $4::bigint,"
 		"    jsonb_build_object('letter', l.id, 'tracking', l.barcode, 'reissue', $6::bool)"
 		"  FROM l RETURNING 1)"
-		" SELECT count(*), coalesce(sum(enqueue_notice(l.account_id, 'letter_sent',"
-		"   'letter_sent:' || l.id, jsonb_build_object('tracking', l.barcode), $4::bigint)), 0)"
+		" SELECT count(*), coalesce(enqueue_notices('letter_sent', array_agg(l.account_id),"
+		"   array_agg('letter_sent:' || l.id), array_agg(jsonb_build_object('tracking', l.barcode)),"
+		"   $4::bigint), 0)"
 		" FROM l", 6, p);
 	if (!r)
 		goto out;

@@ -179,21 +179,31 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_due_idx ON notifications (channel, next_attempt_at)
   WHERE status = 'pending';
 
--- The one way to enqueue a notice: a row per channel the citizen has, at
--- most once per (event_key, channel). Call it in the transaction that records
--- the event, per row or set-based (SELECT enqueue_notice(...) FROM ...).
-CREATE FUNCTION enqueue_notice(p_account bigint, p_event text, p_event_key text,
-                               p_payload jsonb, p_batch bigint) RETURNS integer
+-- The one way to enqueue notices: a row per channel the citizen has, at most
+-- once per (event_key, channel), in the transaction that records the event.
+-- Set-based: parallel arrays of accounts, event keys and payloads, e.g.
+--   SELECT enqueue_notices('check_passed', array_agg(id), array_agg(key),
+--                          array_agg(payload), $batch) FROM promoted;
+-- enqueue_notice() is the one-row form of the same thing.
+CREATE FUNCTION enqueue_notices(p_event text, p_accounts bigint[], p_keys text[],
+                                p_payloads jsonb[], p_batch bigint) RETURNS integer
 LANGUAGE sql AS $$
   WITH ins AS (
     INSERT INTO notifications (account_id, event, event_key, channel, payload, batch_id)
-    SELECT a.id, p_event, p_event_key, ch.channel, coalesce(p_payload, '{}'), p_batch
-      FROM accounts a
+    SELECT a.id, p_event, u.k, ch.channel, coalesce(u.p, '{}'), p_batch
+      FROM unnest(p_accounts, p_keys, p_payloads) AS u (acc, k, p)
+      JOIN accounts a ON a.id = u.acc
       CROSS JOIN LATERAL (VALUES ('email', a.email), ('sms', a.phone)) AS ch (channel, addr)
-     WHERE a.id = p_account AND ch.addr IS NOT NULL
+     WHERE ch.addr IS NOT NULL
     ON CONFLICT (event_key, channel) DO NOTHING
     RETURNING 1)
   SELECT count(*)::integer FROM ins
+$$;
+
+CREATE FUNCTION enqueue_notice(p_account bigint, p_event text, p_event_key text,
+                               p_payload jsonb, p_batch bigint) RETURNS integer
+LANGUAGE sql AS $$
+  SELECT enqueue_notices(p_event, ARRAY[p_account], ARRAY[p_event_key], ARRAY[p_payload], p_batch)
 $$;
 
 CREATE TABLE archives (

@@ -11,6 +11,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/lib/pg.sh"
 
+# run alone (not under tests/run), still ignore the libraries' one-time leaks
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$TOP/tests/lsan.supp:print_suppressions=0}"
 PGBIN=$(pg_bindir) || bail "no PostgreSQL"
 EB=${ESIA_BATCH:-$TOP/esia-batch}
 [ -x "$EB" ] || bail "no binary at $EB (run make)"
