@@ -53,6 +53,8 @@ static const char help[] =
 	"  registry.json  Russian Post Otpravka order list\n"
 	"  f103.csv       F103 list: serial, addressee, address, tracking number, mass\n"
 	"  manifest.json  file names, SHA-256, letter count (written last)\n"
+	"The folder of a batch that died before recording its letters is removed by\n"
+	"the next run: its codes were never stored, so it must not be posted.\n"
 	"Accounts with an incomplete or invalid address are skipped and the reason is\n"
 	"stored in accounts.address_problem for operators. An account whose code was\n"
 	"blocked (too many wrong attempts) or expired gets a new letter only when asked\n"
@@ -430,6 +432,48 @@ static void remove_files(struct job *j)
 		rmdir(j->dir);
 }
 
+/* Folders of print batches that died or failed before recording: their
+ * codes were never stored, so the letters must never be posted. Remove them
+ * (the tracking numbers stay burned). */
+static int remove_void_folders(struct job *j)
+{
+	PGresult *r = db_query(j->c,
+		"SELECT id FROM batches b WHERE job = 'print-letters'"
+		" AND status IN ('abandoned', 'failed')"
+		" AND NOT EXISTS (SELECT 1 FROM letters l WHERE l.batch_id = b.id)", 0, NULL);
+	char *spool;
+
+	if (!r)
+		return -1;
+	spool = cfg_spool(j->cfg, "print");
+	for (int i = 0; i < PQntuples(r); i++) {
+		char *dir = xasprintf("%s/%s", spool, PQgetvalue(r, i, 0));
+		struct stat st;
+
+		if (!stat(dir, &st)) {
+			static const char *const names[] = { "letters.pdf", "registry.json", "f103.csv",
+							     "manifest.json" };
+
+			atomic_sweep(dir);
+			for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+				char *f = xasprintf("%s/%s", dir, names[k]);
+
+				unlink(f);
+				free(f);
+			}
+			if (rmdir(dir))
+				warning("cannot remove the void print folder \"%s\": %m", dir);
+			else
+				log_event(LOG_LVL_WARN, "print.void_removed", "void_batch=%s",
+					  PQgetvalue(r, i, 0));
+		}
+		free(dir);
+	}
+	free(spool);
+	PQclear(r);
+	return 0;
+}
+
 /* "{a,b,c}" array literal from n strings picked by get. */
 static char *array_literal(struct job *j, const char *(*get)(struct job *, int))
 {
@@ -644,7 +688,7 @@ CMD(cmd_print_letters)
 	}
 
 	/* claim */
-	if (flag_addresses(&j) || claim(&j))
+	if (remove_void_folders(&j) || flag_addresses(&j) || claim(&j))
 		goto fail;
 	if (!j.n) {
 		db_rollback(j.c);
