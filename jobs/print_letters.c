@@ -183,7 +183,8 @@ static int claim(struct job *j)
 	sql = xasprintf("SELECT a.id, a.family_name, a.first_name, coalesce(a.patronymic, ''),"
 			" a.postal_index, coalesce(a.region, ''), coalesce(a.district, ''),"
 			" btrim(a.locality), btrim(a.street), btrim(a.house), coalesce(btrim(a.flat), '')"
-			" FROM accounts a WHERE " MAIL_ACCOUNT " AND a.address_problem IS NULL AND %s"
+			" FROM accounts a WHERE " MAIL_ACCOUNT " AND a.address_problem IS NULL"
+			" AND (" ADDRESS_PROBLEM ") IS NULL AND %s"
 			" ORDER BY a.id LIMIT $2::bigint FOR UPDATE OF a SKIP LOCKED",
 			scope_sql(j->mode));
 	j->claim = db_query(j->c, sql, 2, p);
