@@ -69,6 +69,7 @@ static const struct known known[] = {
 	{ "smtp", "password", T_SECRET, "", "file with the SMTP password" },
 	{ "smtp", "from", T_STR, "no-reply@gosuslugi.example", "envelope and header sender" },
 	{ "smtp", "rate_limit", T_INT, "1000", "e-mails per second at most" },
+	{ "smtp", "message_id_domain", T_STR, "", "Message-ID domain; empty: the from address's domain" },
 	{ "sms", "url", T_URL, "", "HTTP(S) gateway endpoint (JSON POST)" },
 	{ "sms", "token", T_SECRET, "", "file with the gateway bearer token" },
 	{ "sms", "ca_bundle", T_PATH, "", "CA bundle that verifies the gateway" },
@@ -77,8 +78,10 @@ static const struct known known[] = {
 	{ "notify", "backoff_base", T_DUR, "30s", "first retry delay (doubles, with jitter)" },
 	{ "notify", "backoff_max", T_DUR, "6h", "longest retry delay" },
 	{ "notify", "timeout", T_DUR, "30s", "network timeout per message" },
+	{ "notify", "chunk", T_INT, "100", "notices claimed per transaction" },
 	{ "archive", "compression", T_STR, "xz", "xz or zstd" },
 	{ "archive", "older_than", T_DUR, "1d", "archive batches finished longer ago than this" },
+	{ "archive", "trust_anchor", T_PATH, "", "CA certificate(s) that anchor the manifest and request-packet signer (audit)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
