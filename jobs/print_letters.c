@@ -1,11 +1,12 @@
 /* print-letters: activation-code letters for standard accounts that chose
  * confirmation by mail.
  *
- *   claim    standard mail accounts with a valid address and no live code
- *            (FOR UPDATE SKIP LOCKED, held until the record step commits);
- *            invalid addresses get accounts.address_problem and are skipped
- *   burn     tracking numbers, in their own committed transaction (second
- *            connection), so a number is never printed twice even after a crash
+ *   claim    standard mail accounts with a valid address and no live code,
+ *            through a cursor fetched 1,000 rows at a time (FOR UPDATE SKIP
+ *            LOCKED, held until the record step commits); invalid addresses
+ *            get accounts.address_problem and are skipped
+ *   burn     per fetch, tracking numbers in their own committed transaction
+ *            (second connection): never printed twice even after a crash
  *   build    per letter a fresh code (CSPRNG, Damm check digit) and its HMAC;
  *            formats/letter.xsl turns the letters' data into layout text
  *   write    print/<batch>/letters.pdf, registry.json, f103.csv, manifest.json
@@ -53,6 +54,8 @@ static const char help[] =
 	"  registry.json  Russian Post Otpravka order list\n"
 	"  f103.csv       F103 list: serial, addressee, address, tracking number, mass\n"
 	"  manifest.json  file names, SHA-256, letter count (written last)\n"
+	"The folder of a batch that died before recording its letters is removed by\n"
+	"the next run: its codes were never stored, so it must not be posted.\n"
 	"Accounts with an incomplete or invalid address are skipped and the reason is\n"
 	"stored in accounts.address_problem for operators. An account whose code was\n"
 	"blocked (too many wrong attempts) or expired gets a new letter only when asked\n"
@@ -68,7 +71,8 @@ static const char help[] =
 	"skipped for their address (or --account could not be served),\n"
 	"75 another run holds the lock or the database is down.\n";
 
-#define CHUNK 200 /* letters per stylesheet run */
+#define CHUNK 200  /* letters per stylesheet run */
+#define FETCH "1000" /* claimed rows per fetch */
 
 enum col { C_ID, C_FAMILY, C_FIRST, C_PATRONYMIC, C_INDEX, C_REGION, C_DISTRICT, C_LOCALITY,
 	   C_STREET, C_HOUSE, C_FLAT };
@@ -81,6 +85,7 @@ struct job {
 	const struct config *cfg;
 	PGconn *c;  /* claims and records */
 	PGconn *c2; /* burns tracking numbers */
+	int c2_failed;
 	struct batch b;
 	unsigned char *key;
 	size_t keylen;
@@ -90,8 +95,10 @@ struct job {
 	int mass;
 	const char *mode; /* "new", "account", "rerun" */
 	char *dir;
-	PGresult *claim;
-	int n;
+	PGresult *claim;     /* the current FETCH of the claim cursor */
+	int base, rows;      /* its first row's index in the batch; its rows */
+	int n;               /* letters so far */
+	long long *ids;      /* n account ids */
 	char valid_until[16];
 	char *barcodes;      /* n * 15 */
 	char *macs;          /* n * 65, hex */
@@ -158,7 +165,47 @@ static int flag_addresses(struct job *j)
 	return 0;
 }
 
-/* Open the transaction that lives until the record step and lock the rows. */
+/* The next rows of the claim (locked as they are fetched), with their
+ * tracking numbers burned; j->rows = 0 at the end. */
+static int fetch_next(struct job *j)
+{
+	char *nums = NULL;
+
+	PQclear(j->claim);
+	j->claim = db_query(j->c, "FETCH " FETCH " FROM print_claim", 0, NULL);
+	if (!j->claim)
+		return -1;
+	j->base = j->n;
+	j->rows = PQntuples(j->claim);
+	if (!j->rows)
+		return 0;
+	log_event(LOG_LVL_INFO, "print.claimed", "letters=%d mode=%s", j->rows, j->mode);
+	fault_point("print.after_claim");
+	/* burn, on a connection of its own: committed now, whatever follows */
+	if (!j->c2) {
+		j->c2 = db_connect(j->cfg);
+		if (!j->c2) {
+			j->c2_failed = 1;
+			return -1;
+		}
+	}
+	if (tracking_burn(j->c2, j->ranges, j->nranges, j->b.id, j->rows, &nums))
+		return -1;
+	j->n += j->rows;
+	j->ids = xrealloc(j->ids, (size_t)j->n * sizeof(*j->ids));
+	j->barcodes = xrealloc(j->barcodes, (size_t)j->n * 15);
+	j->macs = xrealloc(j->macs, (size_t)j->n * 65);
+	memcpy(j->barcodes + (size_t)j->base * 15, nums, (size_t)j->rows * 15);
+	memset(j->macs + (size_t)j->base * 65, 0, (size_t)j->rows * 65);
+	for (int i = 0; i < j->rows; i++)
+		j->ids[j->base + i] = atoll(PQgetvalue(j->claim, i, C_ID));
+	free(nums);
+	fault_point("print.after_burn");
+	return 0;
+}
+
+/* Open the transaction that lives until the record step, declare the claim
+ * cursor and fetch its first rows. */
 static int claim(struct job *j)
 {
 	char id[24], lim[24], ttl[24], *sql;
@@ -181,16 +228,21 @@ static int claim(struct job *j)
 	sql = xasprintf("SELECT a.id, a.family_name, a.first_name, coalesce(a.patronymic, ''),"
 			" a.postal_index, coalesce(a.region, ''), coalesce(a.district, ''),"
 			" btrim(a.locality), btrim(a.street), btrim(a.house), coalesce(btrim(a.flat), '')"
-			" FROM accounts a WHERE " MAIL_ACCOUNT " AND a.address_problem IS NULL AND %s"
+			" FROM accounts a WHERE " MAIL_ACCOUNT " AND a.address_problem IS NULL"
+			" AND (" ADDRESS_PROBLEM ") IS NULL AND %s"
 			" ORDER BY a.id LIMIT $2::bigint FOR UPDATE OF a SKIP LOCKED",
 			scope_sql(j->mode));
-	j->claim = db_query(j->c, sql, 2, p);
-	free(sql);
-	if (!j->claim)
-		return -1;
-	j->n = PQntuples(j->claim);
-	log_event(LOG_LVL_INFO, "print.claimed", "letters=%d mode=%s", j->n, j->mode);
-	return 0;
+	{
+		char *decl = xasprintf("DECLARE print_claim NO SCROLL CURSOR FOR %s", sql);
+
+		free(sql);
+		if (db_exec(j->c, decl, 2, p)) {
+			free(decl);
+			return -1;
+		}
+		free(decl);
+	}
+	return fetch_next(j);
 }
 
 static void item_of(PGresult *r, int i, struct post_item *it)
@@ -231,8 +283,10 @@ static int build_chunk(struct job *j, struct letter_pdf *pdf, int from, int to)
 		xmlNodePtr l = xmlNewChild(root, NULL, (const xmlChar *)"letter", NULL), rc;
 		struct post_item it;
 
+		size_t g = (size_t)(j->base + i);
+
 		item_of(j->claim, i, &it);
-		snprintf(page, sizeof(page), "%d", i + 1);
+		snprintf(page, sizeof(page), "%zu", g + 1);
 		xmlNewProp(l, (const xmlChar *)"page", (const xmlChar *)page);
 		rc = xmlNewChild(l, NULL, (const xmlChar *)"recipient", NULL);
 		add_text(rc, "family", it.family);
@@ -245,11 +299,11 @@ static int build_chunk(struct job *j, struct letter_pdf *pdf, int from, int to)
 		add_text(rc, "district", it.district);
 		add_text(rc, "region", it.region);
 		add_text(rc, "index", it.index);
-		add_text(l, "tracking", j->barcodes + (size_t)i * 15);
+		add_text(l, "tracking", j->barcodes + g * 15);
 		if (code_generate(code) || code_hmac(j->key, j->keylen, code, mac))
 			goto out;
 		for (int k = 0; k < CODE_HMAC_LEN; k++)
-			snprintf(j->macs + (size_t)i * 65 + 2 * k, 3, "%02x", mac[k]);
+			snprintf(j->macs + g * 65 + 2 * k, 3, "%02x", mac[k]);
 		add_text(l, "code", code);
 		add_text(l, "valid-until", j->valid_until);
 	}
@@ -339,28 +393,35 @@ static int write_files(struct job *j)
 		goto out;
 	post_json_begin(af[1].fp);
 	post_f103_header(af[2].fp);
-	progress_start(&pg, "letters", j->n);
-	for (int from = 0; from < j->n; from += CHUNK) {
-		int to = from + CHUNK < j->n ? from + CHUNK : j->n;
+	progress_start(&pg, "letters", 0);
+	while (j->rows) {
+		for (int from = 0; from < j->rows; from += CHUNK) {
+			int to = from + CHUNK < j->rows ? from + CHUNK : j->rows;
 
-		if (build_chunk(j, pdf, from, to)) {
+			if (build_chunk(j, pdf, from, to)) {
+				progress_end(&pg);
+				goto out;
+			}
+			for (int i = from; i < to; i++) {
+				struct post_item it;
+				int g = j->base + i;
+				char order[48];
+
+				item_of(j->claim, i, &it);
+				it.barcode = j->barcodes + (size_t)g * 15;
+				it.mass = j->mass;
+				snprintf(order, sizeof(order), "%lld-%d", j->b.id, g + 1);
+				it.order_num = order;
+				post_json_item(af[1].fp, &it, g == 0);
+				post_f103_row(af[2].fp, g + 1, &it);
+			}
+			progress_add(&pg, to - from);
+			fault_point("print.mid_pdf");
+		}
+		if (fetch_next(j)) {
 			progress_end(&pg);
 			goto out;
 		}
-		for (int i = from; i < to; i++) {
-			struct post_item it;
-			char order[48];
-
-			item_of(j->claim, i, &it);
-			it.barcode = j->barcodes + (size_t)i * 15;
-			it.mass = j->mass;
-			snprintf(order, sizeof(order), "%lld-%d", j->b.id, i + 1);
-			it.order_num = order;
-			post_json_item(af[1].fp, &it, i == 0);
-			post_f103_row(af[2].fp, i + 1, &it);
-		}
-		progress_add(&pg, to - from);
-		fault_point("print.mid_pdf");
 	}
 	progress_end(&pg);
 	post_json_end(af[1].fp);
@@ -430,6 +491,48 @@ static void remove_files(struct job *j)
 		rmdir(j->dir);
 }
 
+/* Folders of print batches that died or failed before recording: their
+ * codes were never stored, so the letters must never be posted. Remove them
+ * (the tracking numbers stay burned). */
+static int remove_void_folders(struct job *j)
+{
+	PGresult *r = db_query(j->c,
+		"SELECT id FROM batches b WHERE job = 'print-letters'"
+		" AND status IN ('abandoned', 'failed')"
+		" AND NOT EXISTS (SELECT 1 FROM letters l WHERE l.batch_id = b.id)", 0, NULL);
+	char *spool;
+
+	if (!r)
+		return -1;
+	spool = cfg_spool(j->cfg, "print");
+	for (int i = 0; i < PQntuples(r); i++) {
+		char *dir = xasprintf("%s/%s", spool, PQgetvalue(r, i, 0));
+		struct stat st;
+
+		if (!stat(dir, &st)) {
+			static const char *const names[] = { "letters.pdf", "registry.json", "f103.csv",
+							     "manifest.json" };
+
+			atomic_sweep(dir);
+			for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+				char *f = xasprintf("%s/%s", dir, names[k]);
+
+				unlink(f);
+				free(f);
+			}
+			if (rmdir(dir))
+				warning("cannot remove the void print folder \"%s\": %m", dir);
+			else
+				log_event(LOG_LVL_WARN, "print.void_removed", "void_batch=%s",
+					  PQgetvalue(r, i, 0));
+		}
+		free(dir);
+	}
+	free(spool);
+	PQclear(r);
+	return 0;
+}
+
 /* "{a,b,c}" array literal from n strings picked by get. */
 static char *array_literal(struct job *j, const char *(*get)(struct job *, int))
 {
@@ -449,7 +552,10 @@ static char *array_literal(struct job *j, const char *(*get)(struct job *, int))
 
 static const char *get_id(struct job *j, int i)
 {
-	return PQgetvalue(j->claim, i, C_ID);
+	static char buf[24];
+
+	snprintf(buf, sizeof(buf), "%lld", j->ids[i]);
+	return buf;
 }
 
 static const char *get_barcode(struct job *j, int i)
@@ -645,7 +751,7 @@ CMD(cmd_print_letters)
 	}
 
 	/* claim */
-	if (flag_addresses(&j) || claim(&j))
+	if (remove_void_folders(&j) || flag_addresses(&j) || claim(&j))
 		goto fail;
 	if (!j.n) {
 		db_rollback(j.c);
@@ -663,20 +769,8 @@ CMD(cmd_print_letters)
 			     j.b.rejected ? "accounts skipped: see accounts.address_problem" : NULL);
 		goto out;
 	}
-	fault_point("print.after_claim");
 
-	/* burn, on a connection of its own: committed now, whatever follows */
-	j.c2 = db_connect(j.cfg);
-	if (!j.c2) {
-		ret = EXIT_TEMPFAIL;
-		goto fail;
-	}
-	if (tracking_burn(j.c2, j.ranges, j.nranges, j.b.id, j.n, &j.barcodes))
-		goto fail;
-	fault_point("print.after_burn");
-
-	/* build and write */
-	j.macs = xcalloc(j.n, 65);
+	/* build and write (fetching and burning as it goes) */
 	spool = cfg_spool(j.cfg, "print");
 	j.dir = xasprintf("%s/%lld", spool, j.b.id);
 	if (write_files(&j))
@@ -701,7 +795,7 @@ CMD(cmd_print_letters)
 	goto out;
 
 fail:
-	if (db_is_down(j.c))
+	if (db_is_down(j.c) || j.c2_failed)
 		ret = EXIT_TEMPFAIL;
 	db_rollback(j.c);
 	remove_files(&j);
@@ -715,6 +809,7 @@ out:
 	free(j.ranges);
 	free(j.barcodes);
 	free(j.macs);
+	free(j.ids);
 	free(j.dir);
 	free(spool);
 	free(params);

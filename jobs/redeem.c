@@ -19,14 +19,15 @@
 #include "json.h"
 #include "log.h"
 
-static const char usage[] = "esia-batch redeem ACCOUNT CODE";
+static const char usage[] = "esia-batch redeem ACCOUNT CODE|-";
 
 static const char help[] =
-	"usage: esia-batch redeem ACCOUNT CODE\n"
+	"usage: esia-batch redeem ACCOUNT CODE|-\n"
 	"\n"
 	"Check the activation code a citizen typed for ACCOUNT (a number). CODE is\n"
 	"the 16 digits from the letter, with or without spaces or hyphens (quote it,\n"
-	"or pass the groups as separate arguments). On success the code is used up\n"
+	"or pass the groups as separate arguments; \"-\" reads it from standard input,\n"
+	"which keeps it out of the process list). On success the code is used up\n"
 	"and the account becomes confirmed; an \"account confirmed\" notice is queued.\n"
 	"\n"
 	"Outcomes (printed on stdout; with --json as {\"account\":..,\"outcome\":..}):\n"
@@ -124,6 +125,13 @@ CMD(cmd_redeem)
 	}
 	if (argc < 3 || parse_int(argv[1], &account) || account <= 0)
 		return usage_error(usage, "expected an account number and a code");
+	if (argc == 3 && !strcmp(argv[2], "-")) {
+		/* from stdin: keeps the code out of the process list */
+		if (!fgets(typed, sizeof(typed), stdin))
+			return usage_error(usage, "no code on standard input");
+		typed[strcspn(typed, "\r\n")] = '\0';
+		argc = 2; /* nothing more to join */
+	}
 	for (int i = 2; i < argc; i++) {
 		size_t n = strlen(argv[i]);
 

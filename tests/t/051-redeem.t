@@ -54,8 +54,8 @@ is "$(sql "SELECT count(*) FROM audit_events WHERE event = 'account_confirmed' A
 is "$(sql "SELECT count(*) FROM notifications WHERE event_key = 'account_confirmed:$a1'")" 1 "account confirmed notice queued"
 
 # already used
-ebl redeem "$a1" "$c1"
-is "$RC" 65 "the same code again: exit 65"
+ebl redeem "$a1" - <<<"$c1"
+is "$RC" 65 "the same code again (from stdin): exit 65"
 is "$OUT" used "reported as used"
 
 # blocked after max_attempts wrong tries; the right code then fails too
