@@ -1,0 +1,53 @@
+#!/bin/sh
+# Bench export-checks: N citizens (BENCH_N, default 1,000,000) loaded with
+# fixtures/load.sh (2N pending checks); exports the PFR checks (N checks),
+# then the FMS checks, each timed with peak RSS, against the floor of a COPY
+# out of the same rows. Run by `make bench` (tests/bench.sh sets PG*).
+set -eu
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+N=${BENCH_N:-1000000}
+B=${ESIA_BENCH_DIR:?run through make bench}
+EB=${ESIA_BATCH:-$TOP/esia-batch}
+DB=bench_export_$$
+W=$B/export
+mkdir -p "$W"
+"$PGBIN/createdb" "$DB"
+export PGDATABASE=$DB PSQL="$PGBIN/psql"
+sh "$TOP/tests/lib/pki.sh" "$W/pki" >/dev/null
+cat >"$W/esia-batch.conf" <<CONF
+[database]
+conninfo =
+[spool]
+root = $W/spool
+[paths]
+formats = $TOP/formats
+[signer]
+key = $W/pki/esia-signer.key
+cert = $W/pki/esia-signer.pem
+CONF
+export ESIA_BATCH_CONFIG="$W/esia-batch.conf"
+"$EB" -q migrate >/dev/null
+t0=$(date +%s.%N)
+"$TOP/fixtures/load.sh" "$N" 1 >/dev/null
+t1=$(date +%s.%N)
+echo "loaded $N citizens ($((2 * N)) checks) in $(echo "$t1 - $t0" | bc) s"
+"$PSQL" -X -q -c "VACUUM ANALYZE checks" -c "VACUUM ANALYZE accounts"
+
+for ag in pfr fms; do
+	# floor: the same rows out of PostgreSQL, nothing else
+	t0=$(date +%s.%N)
+	"$PSQL" -X -q -c "\\copy (SELECT ch.id, a.family_name, a.first_name, a.patronymic, a.gender, a.birth_date, a.snils, a.passport_series, a.passport_number, a.passport_issue_date, a.passport_issuer_code FROM checks ch JOIN accounts a ON a.id = ch.account_id WHERE ch.agency = '$ag' AND ch.state = 'pending' ORDER BY ch.id) TO '/dev/null'"
+	t1=$(date +%s.%N)
+	floor=$(echo "$t1 - $t0" | bc)
+	/usr/bin/time -f "%e %M %U %S" -o "$W/time" "$EB" -q export-checks --agency "$ag" || [ $? = 65 ]
+	secs=$(tail -1 "$W/time" | cut -d" " -f1)
+	rss=$(tail -1 "$W/time" | cut -d" " -f2)
+	sent=$("$PSQL" -X -A -t -c "SELECT count(*) FROM checks WHERE agency = '$ag' AND state = 'sent'")
+	refused=$("$PSQL" -X -A -t -c "SELECT count(*) FROM checks WHERE agency = '$ag' AND state = 'failed'")
+	packets=$("$PSQL" -X -A -t -c "SELECT count(*) FROM packets WHERE agency = '$ag'")
+	rate=$(echo "($sent + $refused) / $secs" | bc)
+	echo "export-checks $ag: N=$N checks=$((sent + refused)) sent=$sent refused=$refused packets=$packets" \
+		"user_s=$(tail -1 "$W/time" | cut -d" " -f3) seconds=$secs checks/s=$rate peak_rss_kib=$rss copy_floor_s=$floor ratio=$(echo "scale=1; $secs / $floor" | bc)"
+done
+"$PGBIN/dropdb" "$DB"
+rm -rf "$W"

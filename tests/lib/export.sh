@@ -1,0 +1,28 @@
+# Helpers for the export-checks tests (030-039). Source after harness.sh.
+#   export_setup N [EXTRA-CONFIG]   PKI, signer config, N citizens loaded
+#   packet_ids FILE                 CheckIds in a packet, one per line
+#   all_packet_ids AGENCY           CheckIds over every file in outbox/AGENCY
+export PSQL="$PGBIN/psql"
+PKI=$T/pki
+OUTBOX=$T/spool/outbox
+
+export_setup() {
+	sh "$TOP/tests/lib/pki.sh" "$PKI" || bail "cannot make the test PKI"
+	CONFIG_EXTRA="[signer]
+key = $PKI/esia-signer.key
+cert = $PKI/esia-signer.pem
+${2:-}"
+	write_config
+	"$TOP/fixtures/load.sh" "$1" 1 "$T/reg" >/dev/null || bail "cannot load fixtures"
+}
+
+packet_ids() {
+	xmllint --xpath '//*[local-name()="Record"]/@CheckId' "$1" 2>/dev/null |
+		tr ' ' '\n' | sed -n 's/^CheckId="\([0-9]*\)"$/\1/p'
+}
+
+all_packet_ids() {
+	for f in "$OUTBOX/$1"/*.xml; do
+		[ -e "$f" ] && packet_ids "$f"
+	done
+}
