@@ -591,7 +591,11 @@ CMD(cmd_notify)
 		}
 		if (strcmp(due, "t")) {
 			free(due);
-			printf("nothing to do: no notices due%s%s\n", only ? " on " : "", only ? only : "");
+			if (ctx->json)
+				puts("{\"batch\":null,\"sent\":0,\"retry\":0,\"dead\":0,\"down\":false}");
+			else
+				printf("nothing to do: no notices due%s%s\n", only ? " on " : "",
+				       only ? only : "");
 			ret = 0;
 			goto out;
 		}
