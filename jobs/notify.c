@@ -25,10 +25,10 @@
 #include "smtp.h"
 #include "xslt.h"
 
-static const char usage[] = "esia-batch notify [--channel email|sms] [--limit N]";
+static const char usage[] = "esia-batch notify [--channel email|sms] [--limit N] [--expiring-days N]";
 
 static const char help[] =
-	"usage: esia-batch notify [--channel email|sms] [--limit N]\n"
+	"usage: esia-batch notify [--channel email|sms] [--limit N] [--expiring-days N]\n"
 	"\n"
 	"Send the due notifications of the outbox (check passed or failed, letter\n"
 	"sent, account confirmed, code expiring): e-mail over SMTP ([smtp]) and SMS\n"
@@ -42,6 +42,9 @@ static const char help[] =
 	"\n"
 	"  --channel C   only e-mail or only sms (default: both)\n"
 	"  --limit N     at most N notices per channel in this run\n"
+	"  --expiring-days N\n"
+	"                first enqueue code_expiring for live activation codes that\n"
+	"                expire within N days (once per code)\n"
 	"\n"
 	"Exit: 0 done or nothing due, 1 failed, 2 usage, 65 some notices dead\n"
 	"(refused), 75 another run holds the lock, or the SMTP server, the SMS\n"
@@ -484,6 +487,33 @@ out:
 	return ret;
 }
 
+/* code_expiring for live codes expiring within days, once per code (the
+ * event key names the code), in the batch's own transaction. */
+static int enqueue_expiring(struct run *r, long long days)
+{
+	char d[24], bid[24];
+	const char *p[2] = { d, bid };
+	PGresult *res;
+
+	snprintf(d, sizeof(d), "%lld", days);
+	snprintf(bid, sizeof(bid), "%lld", r->b.id);
+	if (db_begin(r->c))
+		return -1;
+	res = db_query(r->c,
+		"SELECT coalesce(sum(enqueue_notice(account_id, 'code_expiring', 'code_expiring:' || id,"
+		" jsonb_build_object('expires', to_char(expires_at AT TIME ZONE 'Europe/Moscow', 'YYYY-MM-DD')),"
+		" $2::bigint)), 0) FROM activation_codes"
+		" WHERE status = 'live' AND expires_at > now()"
+		" AND expires_at <= now() + $1::int * interval '1 day'", 2, p);
+	if (!res) {
+		db_rollback(r->c);
+		return -1;
+	}
+	log_event(LOG_LVL_INFO, "notify.expiring", "days=%s enqueued=%s", d, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return db_commit(r->c);
+}
+
 /* A rerun of a notify batch: its dead notices become pending again. */
 static int revive(struct run *r, const char *only)
 {
@@ -511,6 +541,7 @@ CMD(cmd_notify)
 	struct run r = { .ctx = ctx, .limit = 1LL << 62 };
 	char *params = NULL;
 	int ret = EXIT_FAILED, rc;
+	long long expiring = -1;
 
 	if (wants_help(argc, argv)) {
 		fputs(help, stdout);
@@ -524,6 +555,10 @@ CMD(cmd_notify)
 		} else if (i + 1 < argc && !strcmp(argv[i], "--limit")) {
 			if (parse_int(argv[++i], &r.limit) || r.limit <= 0)
 				return usage_error(usage, "--limit needs a positive number, not \"%s\"",
+						   argv[i]);
+		} else if (i + 1 < argc && !strcmp(argv[i], "--expiring-days")) {
+			if (parse_int(argv[++i], &expiring) || expiring <= 0 || expiring > 3650)
+				return usage_error(usage, "--expiring-days needs 1 to 3650, not \"%s\"",
 						   argv[i]);
 		} else {
 			return usage_error(usage, "unknown or incomplete option \"%s\"", argv[i]);
@@ -544,7 +579,7 @@ CMD(cmd_notify)
 	r.c = ctx_connect(ctx);
 	if (!r.c)
 		return EXIT_TEMPFAIL;
-	if (!ctx->rerun_of) {
+	if (!ctx->rerun_of && expiring < 0) {
 		const char *p[1] = { only };
 		char *due = db_scalar(r.c,
 			"SELECT EXISTS (SELECT 1 FROM notifications WHERE status = 'pending'"
@@ -556,7 +591,11 @@ CMD(cmd_notify)
 		}
 		if (strcmp(due, "t")) {
 			free(due);
-			printf("nothing to do: no notices due%s%s\n", only ? " on " : "", only ? only : "");
+			if (ctx->json)
+				puts("{\"batch\":null,\"sent\":0,\"retry\":0,\"dead\":0,\"down\":false}");
+			else
+				printf("nothing to do: no notices due%s%s\n", only ? " on " : "",
+				       only ? only : "");
 			ret = 0;
 			goto out;
 		}
@@ -571,6 +610,11 @@ CMD(cmd_notify)
 	}
 	if (ctx->rerun_of && revive(&r, only)) {
 		batch_finish(r.c, &r.b, "failed", "cannot revive the dead notices");
+		goto out;
+	}
+	if (expiring > 0 && enqueue_expiring(&r, expiring)) {
+		batch_finish(r.c, &r.b, "failed", "cannot enqueue code_expiring notices");
+		ret = db_is_down(r.c) ? EXIT_TEMPFAIL : EXIT_FAILED;
 		goto out;
 	}
 	progress_start(&r.prog, "notices", 0);

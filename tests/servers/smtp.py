@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """A real SMTP server for the notify tests (Debian's python3-aiosmtpd).
 
-usage: smtp.py DIR [--tls CERT KEY] [--auth USER:PASSWORD]
+usage: smtp.py DIR [--tls CERT KEY] [--auth USER:PASSWORD] [--discard]
 
 Listens on 127.0.0.1 on a free port and writes it to DIR/port once ready.
 Each accepted message is stored as a file in the Maildir DIR/Maildir; the
 number of connections accepted so far is kept in DIR/connections.
 Recipients whose local part starts with "refuse" get 550, "tempfail" 451.
 --tls offers STARTTLS and requires it; --auth requires AUTH (PLAIN/LOGIN).
+--discard (for the bench) stores nothing and writes the number of messages
+accepted to DIR/messages when stopped.
 Stop it with SIGTERM.
 """
 import asyncio
@@ -32,6 +34,8 @@ class Handler:
         self.folder = folder
         self.maildir = mailbox.Maildir(os.path.join(folder, "Maildir"), create=True)
         self.connections = 0
+        self.discard = False
+        self.messages = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0]
@@ -43,7 +47,9 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        self.maildir.add(envelope.original_content)
+        self.messages += 1
+        if not self.discard:
+            self.maildir.add(envelope.original_content)
         return "250 2.0.0 message accepted"
 
 
@@ -64,6 +70,7 @@ def main():
         sys.exit(__doc__)
     folder = args.pop(0)
     kw = {"hostname": "localhost", "auth_require_tls": False}
+    discard = False
     while args:
         opt = args.pop(0)
         if opt == "--tls":
@@ -80,9 +87,12 @@ def main():
 
             kw["authenticator"] = check
             kw["auth_required"] = True
+        elif opt == "--discard":
+            discard = True
         else:
             sys.exit("unknown option " + opt)
     handler = Handler(folder)
+    handler.discard = discard
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(
         loop.create_server(lambda: CountingSMTP(handler, loop=loop, **kw), "127.0.0.1", 0))
@@ -91,6 +101,7 @@ def main():
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     loop.run_forever()
     server.close()
+    write_atomic(os.path.join(folder, "messages"), "%d\n" % handler.messages)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,151 @@
+/* MIME building (mail.h) and the SMS helpers (sms.h): encoded words never
+ * longer than RFC 2047 allows and decoding back to the input, header lines
+ * within 78, no header injection, masks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "mail.h"
+#include "sms.h"
+#include "tap.h"
+
+/* Decode a folded sequence of =?UTF-8?B?...?= words back to UTF-8; checks
+ * each word's length. Returns a malloc'd string or NULL. */
+static char *decode_words(const char *s, int *longest_word, int *longest_line)
+{
+	char *out = calloc(1, strlen(s) + 1), *o = out;
+	const char *line = s;
+
+	*longest_word = *longest_line = 0;
+	for (const char *p = s; *p; p++)
+		if (p[0] == '\r' && p[1] == '\n') {
+			if (p - line > *longest_line)
+				*longest_line = p - line;
+			line = p + 2;
+		}
+	if ((int)strlen(line) > *longest_line)
+		*longest_line = strlen(line);
+	while (*s) {
+		const char *b, *e;
+		unsigned char buf[128];
+		int n, pad = 0;
+
+		while (*s == '\r' || *s == '\n' || *s == ' ')
+			s++;
+		if (!*s)
+			break;
+		if (strncmp(s, "=?UTF-8?B?", 10) || !(e = strstr(s + 10, "?="))) {
+			free(out);
+			return NULL;
+		}
+		b = s + 10;
+		if (e + 2 - s > *longest_word)
+			*longest_word = e + 2 - s;
+		n = EVP_DecodeBlock(buf, (const unsigned char *)b, e - b);
+		if (n < 0) {
+			free(out);
+			return NULL;
+		}
+		if (e - b >= 1 && e[-1] == '=')
+			pad++;
+		if (e - b >= 2 && e[-2] == '=')
+			pad++;
+		memcpy(o, buf, n - pad);
+		o += n - pad;
+		s = e + 2;
+	}
+	*o = '\0';
+	return out;
+}
+
+int main(void)
+{
+	const char *subj = "Госуслуги: письмо с кодом подтверждения отправлено, почтовый идентификатор ждёт вас";
+	char *enc, *dec, b[320], *msg;
+	const char *s, *body;
+	int lw, ll;
+	size_t len;
+
+	enc = mail_encode_header(subj, strlen("Subject: "));
+	dec = decode_words(enc, &lw, &ll);
+	is_str(dec, subj, "encoded words decode back to the subject");
+	ok(lw <= 75, "no encoded word longer than 75 (%d)", lw);
+	ok(strcspn(enc, "\r") + strlen("Subject: ") <= 78, "first line within 78 with the header name");
+	ok(ll <= 78, "continuation lines within 78 (%d)", ll);
+	{
+		int high = 0;
+
+		for (const char *p = enc; *p; p++)
+			high |= (unsigned char)*p >= 0x80;
+		ok(!high, "encoded subject is plain ASCII");
+	}
+	free(enc);
+	free(dec);
+
+	enc = mail_encode_header("Plain ASCII subject", 9);
+	is_str(enc, "Plain ASCII subject", "plain ASCII stays readable");
+	free(enc);
+	enc = mail_encode_header("evil\r\nBcc: x@y.z", 9);
+	ok(!strstr(enc, "\r\nBcc"), "CR LF in a subject cannot start a new header");
+	dec = decode_words(enc, &lw, &ll);
+	ok(dec && !strchr(dec, '\n'), "controls are blanked even inside the encoded word");
+	free(dec);
+	free(enc);
+
+	ok(mail_message_id(42, "gosuslugi.example", b, sizeof(b)) == 0 &&
+	   !strcmp(b, "<esia-notice-42@gosuslugi.example>"), "Message-ID from the notice id");
+	ok(mail_message_id(42, "bad domain", b, sizeof(b)) == -1, "a domain with a space is refused");
+	ok(mail_message_id(42, "", b, sizeof(b)) == -1, "an empty domain is refused");
+
+	ok(mail_addr_ok("ivan@mail.example"), "plain address ok");
+	ok(!mail_addr_ok("ivan@mail.example\r\nBcc: x@y"), "address with CR LF refused");
+	ok(!mail_addr_ok("Ivan <ivan@mail.example>"), "display-name form refused (bare addresses only)");
+	ok(!mail_addr_ok("a@b@c"), "two @ refused");
+	ok(!mail_addr_ok("@b"), "empty local part refused");
+	ok(!mail_addr_ok("a@"), "empty domain refused");
+
+	{
+		char t[] = "Subject: Тема\n\nТело\nвторая строка\n";
+
+		mail_split_subject(t, &s, &body);
+		is_str(s, "Тема", "subject line split off");
+		is_str(body, "Тело\nвторая строка\n", "body after the empty line");
+	}
+	{
+		char t[] = "Без темы\n";
+
+		mail_split_subject(t, &s, &body);
+		is_str(s, "", "no Subject: line, no subject");
+		is_str(body, "Без темы\n", "whole text is the body");
+	}
+
+	{
+		struct mail m = { .from = "no-reply@gosuslugi.example", .to = "ivan@mail.example",
+				  .subject = "Тест", .body = "Строка 1\nСтрока 2",
+				  .message_id = "<esia-notice-1@gosuslugi.example>", .date = 0 };
+
+		msg = mail_build(&m, &len);
+		ok(msg && strlen(msg) == len, "message built");
+		ok(msg && strstr(msg, "Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n"), "RFC 5322 date, English names, UTC");
+		ok(msg && strstr(msg, "\r\nContent-Transfer-Encoding: base64\r\n"), "base64 body");
+		ok(msg && strstr(msg, "\r\n\r\n0KHRgtGA0L7QutCwIDENCtCh0YLRgNC+0LrQsCAyDQo=\r\n"),
+		   "body in canonical CRLF form, base64");
+		{
+			int high = 0;
+
+			for (size_t i = 0; msg && i < len; i++)
+				high |= (unsigned char)msg[i] >= 0x80;
+			ok(!high, "the whole message is 7-bit");
+		}
+		free(msg);
+		m.to = "x@y\r\nBcc: z@w";
+		ok(mail_build(&m, &len) == NULL, "a bad recipient is refused");
+	}
+
+	is_str(mask_email("ivan.petrov@mail.example", b), "***@mail.example", "e-mail masked: no local part");
+	is_str(mask_phone("+79123456789", b), "+7*******89", "phone masked");
+	ok(sms_units("Госуслуги") == 9, "Cyrillic counts one unit per letter");
+	ok(sms_units("a\xF0\x9F\x98\x80") == 3, "an emoji counts two UTF-16 units");
+	return done_testing();
+}
