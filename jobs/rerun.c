@@ -10,6 +10,7 @@
 #include <libxml/parser.h>
 
 #include "db.h"
+#include "ledger.h"
 #include "esia-batch.h"
 #include "log.h"
 
@@ -56,6 +57,10 @@ CMD(cmd_rerun)
 	c = ctx_connect(ctx);
 	if (!c)
 		return EXIT_TEMPFAIL;
+	/* a batch whose process died is marked abandoned now, so it can be rerun
+	 * without waiting for the next run of its job */
+	if (batch_reap(c) < 0)
+		goto out;
 	p[0] = id;
 	r = db_query(c,
 		"SELECT b.job, b.status, b.params -> 'argv',"
@@ -75,8 +80,7 @@ CMD(cmd_rerun)
 		const char *done_by = PQgetvalue(r, 0, 3);
 
 		if (!strcmp(status, "running")) {
-			error("batch %s (%s) is still running; a dead run is marked abandoned by the next run of the job",
-			      id, job);
+			error("batch %s (%s) is still running (its process holds the batch lock)", id, job);
 			goto out;
 		}
 		if (!strcmp(status, "succeeded") && !force) {

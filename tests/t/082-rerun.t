@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# esia-batch rerun for the job kinds not covered by their own tests (import:
+# 043, notify: 063): an export killed with -9 (abandoned) and a print batch
+# (reissue). Exactly once in effect; the new batch records rerun_of.
+. "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/lib/export.sh"
+export_setup 60 "[pfr]
+max_records = 10"
+
+# export killed after writing its second packet, before committing it
+ESIA_FAULT=export.after_write:kill@2 "$EB" export-checks --agency pfr >/dev/null 2>&1
+dead=$(sql "SELECT id FROM batches WHERE job = 'export-checks' ORDER BY id DESC LIMIT 1")
+is "$(sql "SELECT status FROM batches WHERE id = $dead")" running "the killed export still looks running"
+eb rerun "$dead"
+ok "$([ "$RC" = 0 ] || [ "$RC" = 65 ]; echo $?)" "rerun of the killed export runs (exit $RC)"
+is "$(sql "SELECT status FROM batches WHERE id = $dead")" abandoned "the dead batch is marked abandoned first"
+new=$(sql "SELECT id FROM batches WHERE rerun_of = $dead")
+isnt "$new" "" "the new batch records rerun_of"
+is "$(sql "SELECT status FROM batches WHERE id = $new")" succeeded "the rerun succeeded"
+sent=$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'sent'")
+is "$(all_packet_ids pfr | sort | uniq -d | wc -l)" 0 "no check in two packets"
+is "$(all_packet_ids pfr | wc -l)" "$sent" "every sent check is in exactly one packet file ($sent)"
+is "$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'pending'")" 0 "nothing left pending"
+eb rerun "$dead"
+is "$RC" 1 "a second rerun of the same batch is refused"
+like "$ERR" "already rerun successfully as batch $new" "and names the rerun"
+
+# print: rerun of a (succeeded) print batch with --force reissues its letters
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/hmac.key"
+chmod 0600 "$T/hmac.key"
+CONFIG_EXTRA="$CONFIG_EXTRA
+[letters]
+hmac_key = $T/hmac.key
+tracking_ranges = 10100025:1-99999"
+write_config
+sql "UPDATE accounts SET level = 'standard', data_status = 'verified'
+     WHERE id IN (SELECT id FROM accounts WHERE confirm_method = 'mail' AND postal_index IS NOT NULL
+                   AND house IS NOT NULL ORDER BY id LIMIT 4)" >/dev/null
+eb print-letters
+is "$RC" 0 "print-letters prints"
+pb=$(sql "SELECT id FROM batches WHERE job = 'print-letters' ORDER BY id DESC LIMIT 1")
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $pb")" 4 "four letters"
+old_codes=$(sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM activation_codes WHERE status = 'live'")
+eb rerun "$pb"
+is "$RC" 1 "rerun of a succeeded print batch needs --force"
+eb rerun "$pb" --force
+is "$RC" 0 "rerun --force reissues"
+rb=$(sql "SELECT id FROM batches WHERE rerun_of = $pb")
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $rb")" 4 "four new letters in the rerun batch"
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $pb AND status = 'revoked'")" 4 "the old letters are revoked"
+is "$(sql "SELECT count(*) FROM activation_codes WHERE id IN ($old_codes) AND status = 'revoked'")" 4 "the old codes are revoked"
+is "$(sql "SELECT count(*) FROM activation_codes WHERE status = 'live'")" 4 "one live code per account"
+is "$(sql "SELECT count(DISTINCT barcode) FROM letters")" 8 "new tracking numbers, none reused"
+done_testing
