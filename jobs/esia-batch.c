@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "curlx.h"
 #include "db.h"
 #include "esia-batch.h"
 #include "ledger.h"
@@ -188,6 +189,7 @@ int main(int argc, char **argv)
 	config_free(ctx.cfg);
 	free(rest);
 	ledger_set_metrics_file(NULL);
+	curlx_cleanup();
 	xslt_cleanup();
 	xmlCleanupParser();
 	return ret;

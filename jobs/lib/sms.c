@@ -7,6 +7,7 @@
 #include "config.h"
 #include "err.h"
 #include "json.h"
+#include "curlx.h"
 #include "sms.h"
 
 #define ANSWER_MAX 4096
@@ -57,11 +58,6 @@ struct sms *sms_open(const struct config *cfg)
 		free(token);
 		return NULL;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		error("cannot initialise libcurl");
-		free(token);
-		return NULL;
-	}
 	s = xcalloc(1, sizeof(*s));
 	auth = xasprintf("Authorization: Bearer %s", token);
 	s->headers = curl_slist_append(s->headers, auth);
@@ -71,25 +67,15 @@ struct sms *sms_open(const struct config *cfg)
 	explicit_bzero(token, strlen(token));
 	free(auth);
 	free(token);
-	s->h = curl_easy_init();
+	s->h = curlx_new(url, "http,https", (long)timeout, ca, s->curlerr);
 	if (!s->h || !s->headers) {
-		error("cannot create a libcurl handle");
 		sms_close(s);
 		return NULL;
 	}
-	curl_easy_setopt(s->h, CURLOPT_URL, url);
 	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->headers);
 	curl_easy_setopt(s->h, CURLOPT_POST, 1L);
 	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->curlerr);
-	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(s->h, CURLOPT_TIMEOUT, timeout > 0 ? (long)timeout : 30L);
-	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, timeout > 0 ? (long)timeout : 30L);
-	curl_easy_setopt(s->h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(s->h, CURLOPT_FOLLOWLOCATION, 0L);
-	if (*ca)
-		curl_easy_setopt(s->h, CURLOPT_CAINFO, ca);
 	return s;
 }
 
@@ -202,7 +188,6 @@ void sms_close(struct sms *s)
 		curl_easy_cleanup(s->h);
 	curl_slist_free_all(s->headers);
 	free(s);
-	curl_global_cleanup();
 }
 
 const char *mask_phone(const char *phone, char *buf)

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "curlx.h"
 #include "smtp.h"
 
 struct smtp {
@@ -58,10 +59,6 @@ struct smtp *smtp_open(const struct config *cfg)
 		error("[smtp] tls must be starttls, smtps or none, not \"%s\"", tls);
 		return NULL;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		error("cannot initialise libcurl");
-		return NULL;
-	}
 	s = xcalloc(1, sizeof(*s));
 	if (*user) {
 		s->password = cfg_secret(cfg, "smtp", "password", NULL);
@@ -70,23 +67,13 @@ struct smtp *smtp_open(const struct config *cfg)
 			goto fail;
 		}
 	}
-	s->h = curl_easy_init();
-	if (!s->h) {
-		error("cannot create a libcurl handle");
+	s->h = curlx_new(url, "smtp,smtps", (long)timeout, ca, s->curlerr);
+	if (!s->h)
 		goto fail;
-	}
-	curl_easy_setopt(s->h, CURLOPT_URL, url);
 	curl_easy_setopt(s->h, CURLOPT_USE_SSL, ssl);
 	curl_easy_setopt(s->h, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(s->h, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(s->h, CURLOPT_READDATA, s);
-	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->curlerr);
-	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(s->h, CURLOPT_TIMEOUT, timeout > 0 ? (long)timeout : 30L);
-	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, timeout > 0 ? (long)timeout : 30L);
-	curl_easy_setopt(s->h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	if (*ca)
-		curl_easy_setopt(s->h, CURLOPT_CAINFO, ca);
 	if (*user) {
 		curl_easy_setopt(s->h, CURLOPT_USERNAME, user);
 		curl_easy_setopt(s->h, CURLOPT_PASSWORD, s->password);
@@ -166,5 +153,4 @@ void smtp_close(struct smtp *s)
 		free(s->password);
 	}
 	free(s);
-	curl_global_cleanup();
 }

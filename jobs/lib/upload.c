@@ -10,12 +10,12 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "curlx.h"
 #include "upload.h"
 
 #define UPLOAD_TRIES 3
 #define UPLOAD_BACKOFF_MS 300
 
-static int curl_ready;
 
 static void nap_ms(long ms)
 {
@@ -61,25 +61,17 @@ static int put_once(const struct config *cfg, const char *agency, const char *ur
 		snprintf(why, n, "cannot open '%s': %m", path);
 		goto out;
 	}
-	h = curl_easy_init();
+	h = curlx_new(url, "https,sftp", 120L, ca, errbuf);
 	if (!h) {
 		snprintf(why, n, "cannot initialise libcurl");
 		goto out;
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(h, CURLOPT_READDATA, f);
 	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,sftp");
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (*ca) {
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	if (*ca) /* the configured bundle only, not the system's folder too */
 		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-	}
 	if (!strncmp(url, "sftp://", 7)) {
 		if (*cfg_str(cfg, agency, "client_key"))
 			curl_easy_setopt(h, CURLOPT_SSH_PRIVATE_KEYFILE,
@@ -124,13 +116,6 @@ int upload_file(const struct config *cfg, const char *agency, const char *path, 
 		snprintf(why, n, "no [%s] upload_url", agency);
 		return UPLOAD_REFUSED;
 	}
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-			snprintf(why, n, "cannot initialise libcurl");
-			return UPLOAD_TRANSIENT;
-		}
-		curl_ready = 1;
-	}
 	if (strncmp(base, "sftp://", 7) && *cfg_str(cfg, agency, "client_key")) {
 		key = cfg_secret(cfg, agency, "client_key", &keylen);
 		if (!key) {
@@ -157,7 +142,5 @@ int upload_file(const struct config *cfg, const char *agency, const char *path, 
 
 void upload_shutdown(void)
 {
-	if (curl_ready)
-		curl_global_cleanup();
-	curl_ready = 0;
+	curlx_cleanup();
 }

@@ -1,0 +1,43 @@
+#include "curlx.h"
+#include "err.h"
+
+static int ready;
+
+CURL *curlx_new(const char *url, const char *protocols, long timeout, const char *ca,
+		char *errbuf)
+{
+	CURL *h;
+
+	if (!ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+			error("cannot initialise libcurl");
+			return NULL;
+		}
+		ready = 1;
+	}
+	h = curl_easy_init();
+	if (!h) {
+		error("cannot create a libcurl handle");
+		return NULL;
+	}
+	if (timeout <= 0)
+		timeout = 30;
+	errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout < 10 ? timeout : 10L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	if (ca && *ca)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	return h;
+}
+
+void curlx_cleanup(void)
+{
+	if (ready)
+		curl_global_cleanup();
+	ready = 0;
+}

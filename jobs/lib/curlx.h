@@ -1,0 +1,16 @@
+/* The one way this program makes a libcurl handle: libcurl initialised once
+ * per process, no signals, bounded connect and total time, only the listed
+ * protocols, no redirects, the configured CA bundle (else the system's). */
+#ifndef ESIA_CURLX_H
+#define ESIA_CURLX_H
+
+#include <curl/curl.h>
+
+/* errbuf must be CURL_ERROR_SIZE bytes and outlive the handle. timeout in
+ * seconds (<= 0: 30). ca may be NULL or "". NULL after printing an error. */
+CURL *curlx_new(const char *url, const char *protocols, long timeout, const char *ca,
+		char *errbuf);
+/* At exit (main): release libcurl's global state if it was set up. */
+void curlx_cleanup(void);
+
+#endif
