@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "esia-batch.h"
+#include "ledger.h"
 #include "log.h"
 #include "xslt.h"
 
@@ -76,8 +77,10 @@ struct config *ctx_config(struct ctx *ctx)
 {
 	if (!ctx->cfg) {
 		ctx->cfg = config_load(ctx->config_file);
-		if (ctx->cfg)
+		if (ctx->cfg) {
 			log_setup(ctx->verbosity, cfg_bool(ctx->cfg, "log", "syslog"));
+			ledger_set_metrics_file(cfg_str(ctx->cfg, "metrics", "file"));
+		}
 	}
 	return ctx->cfg;
 }
@@ -95,6 +98,16 @@ static const struct command *find(const char *name)
 		if (!strcmp(c->name, name))
 			return c;
 	return NULL;
+}
+
+int run_command(int argc, char **argv, struct ctx *ctx)
+{
+	const struct command *c = argc > 0 ? find(argv[0]) : NULL;
+
+	if (!c)
+		return usage_error("esia-batch COMMAND", "unknown command \"%s\"",
+				   argc > 0 ? argv[0] : "");
+	return c->fn(argc, argv, ctx);
 }
 
 int main(int argc, char **argv)
@@ -174,6 +187,7 @@ int main(int argc, char **argv)
 	ret = cmd->fn(n, rest, &ctx);
 	config_free(ctx.cfg);
 	free(rest);
+	ledger_set_metrics_file(NULL);
 	xslt_cleanup();
 	xmlCleanupParser();
 	return ret;

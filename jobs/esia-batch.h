@@ -23,6 +23,9 @@ PGconn *ctx_connect(struct ctx *ctx);
 /* Nonzero if argv holds -h/--help; commands print their help and return 0. */
 int wants_help(int argc, char **argv);
 
+/* Run a command by name (argv[0]); used by `rerun`. */
+int run_command(int argc, char **argv, struct ctx *ctx);
+
 /* Each command: parse its own options, return an exit code (err.h). */
 #define CMD(name) int name(int argc, char **argv, struct ctx *ctx)
 CMD(cmd_migrate);

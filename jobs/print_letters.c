@@ -1,15 +1,726 @@
-/* PLACEHOLDER until issue #5 lands: the command is listed but refuses to run. */
+/* print-letters: activation-code letters for standard accounts that chose
+ * confirmation by mail.
+ *
+ *   claim    standard mail accounts with a valid address and no live code
+ *            (FOR UPDATE SKIP LOCKED, held until the record step commits);
+ *            invalid addresses get accounts.address_problem and are skipped
+ *   burn     tracking numbers, in their own committed transaction (second
+ *            connection), so a number is never printed twice even after a crash
+ *   build    per letter a fresh code (CSPRNG, Damm check digit) and its HMAC;
+ *            formats/letter.xsl turns the letters' data into layout text
+ *   write    print/<batch>/letters.pdf, registry.json, f103.csv, manifest.json
+ *            (atomic, 0600)
+ *   record   one transaction: old codes/letters revoked, letters, code HMACs,
+ *            audit events, "letter sent" notices, batch counts
+ *
+ * A crash before the record step leaves no live code; the next run claims
+ * the same accounts again and prints fresh codes on fresh tracking numbers. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <libxml/tree.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "atomic.h"
+#include "code.h"
+#include "db.h"
 #include "esia-batch.h"
+#include "fault.h"
+#include "json.h"
+#include "ledger.h"
+#include "letter_pdf.h"
+#include "log.h"
+#include "post_registry.h"
+#include "progress.h"
+#include "tracking.h"
+#include "validate.h"
+#include "xslt.h"
+
+static const char usage[] = "esia-batch print-letters [--limit N] [--account ID]";
+
+static const char help[] =
+	"usage: esia-batch print-letters [--limit N] [--account ID]\n"
+	"\n"
+	"Print activation-code letters for standard accounts that chose confirmation\n"
+	"by mail, have a complete valid postal address and no live code. Each letter\n"
+	"gets a fresh 16-digit code (stored only as an HMAC) and a tracking number\n"
+	"from [letters] tracking_ranges. Writes, into print/<batch id>/:\n"
+	"  letters.pdf    one A4 page per letter (page i = letter i)\n"
+	"  registry.json  Russian Post Otpravka order list\n"
+	"  f103.csv       F103 list: serial, addressee, address, tracking number, mass\n"
+	"  manifest.json  file names, SHA-256, letter count (written last)\n"
+	"Accounts with an incomplete or invalid address are skipped and the reason is\n"
+	"stored in accounts.address_problem for operators. An account whose code was\n"
+	"blocked (too many wrong attempts) or expired gets a new letter only when asked\n"
+	"for with --account.\n"
+	"\n"
+	"  --limit N      at most N letters (default and cap: [letters] max_per_batch)\n"
+	"  --account ID   reissue for one account: its live code and letter are revoked\n"
+	"                 and a new letter is printed\n"
+	"`esia-batch rerun BATCH` of a print batch reissues for that batch's accounts.\n"
+	"\n"
+	"Exit: 0 done or nothing to do, 1 failed (nothing recorded; tracking numbers\n"
+	"already burned stay burned), 2 usage, 65 letters printed but some accounts\n"
+	"skipped for their address (or --account could not be served),\n"
+	"75 another run holds the lock or the database is down.\n";
+
+#define CHUNK 200 /* letters per stylesheet run */
+
+enum col { C_ID, C_FAMILY, C_FIRST, C_PATRONYMIC, C_INDEX, C_REGION, C_DISTRICT, C_LOCALITY,
+	   C_STREET, C_HOUSE, C_FLAT };
+
+static const char *const file_names[] = { "letters.pdf", "registry.json", "f103.csv" };
+#define NFILES 3
+
+struct job {
+	struct ctx *ctx;
+	const struct config *cfg;
+	PGconn *c;  /* claims and records */
+	PGconn *c2; /* burns tracking numbers */
+	struct batch b;
+	unsigned char *key;
+	size_t keylen;
+	struct tracking_range *ranges;
+	int nranges;
+	long long ttl, account, limit;
+	int mass;
+	const char *mode; /* "new", "account", "rerun" */
+	char *dir;
+	PGresult *claim;
+	int n;
+	char valid_until[16];
+	char *barcodes;      /* n * 15 */
+	char *macs;          /* n * 65, hex */
+	int files_written;   /* how many of file_names are in dir */
+	int manifest_written;
+};
+
+/* The reason an address cannot be printed, as SQL over accounts (NULL = fine).
+ * Mirrors valid_index() for the index. */
+#define ADDRESS_PROBLEM \
+	"CASE WHEN postal_index IS NULL THEN 'postal index missing'" \
+	" WHEN postal_index !~ '^[1-9][0-9]{5}$' THEN 'postal index must be 6 digits, not starting with 0'" \
+	" WHEN coalesce(btrim(locality), '') = '' THEN 'locality missing'" \
+	" WHEN coalesce(btrim(street), '') = '' THEN 'street missing'" \
+	" WHEN coalesce(btrim(house), '') = '' THEN 'house missing' END"
+
+#define MAIL_ACCOUNT "a.level = 'standard' AND a.confirm_method = 'mail'"
+/* Never printed, or the last letter was revoked. A blocked or expired code
+ * needs the citizen to ask for a new letter (--account). */
+#define NO_LIVE_CODE \
+	"NOT EXISTS (SELECT 1 FROM activation_codes k WHERE k.account_id = a.id" \
+	" AND k.status IN ('live', 'blocked', 'expired'))"
+
+static const char *scope_sql(const char *mode)
+{
+	if (!strcmp(mode, "account"))
+		return "a.id = $1::bigint";
+	if (!strcmp(mode, "rerun"))
+		return "a.id IN (SELECT account_id FROM letters WHERE batch_id = $1::bigint)";
+	return "$1::bigint IS NOT NULL AND " NO_LIVE_CODE;
+}
+
+/* Flag (and unflag) address problems in scope; count newly flagged ones as
+ * rejected. Its own statement, committed: operators see it even if the
+ * rest of the run fails. */
+static int flag_addresses(struct job *j)
+{
+	char id[24], *sql;
+	const char *p[1] = { id };
+	PGresult *r;
+	int n;
+
+	snprintf(id, sizeof(id), "%lld", j->account);
+	sql = xasprintf("UPDATE accounts u SET address_problem = v.reason"
+			" FROM (SELECT a.id, " ADDRESS_PROBLEM " AS reason FROM accounts a"
+			"        WHERE " MAIL_ACCOUNT " AND %s FOR UPDATE SKIP LOCKED) v"
+			" WHERE u.id = v.id AND u.address_problem IS DISTINCT FROM v.reason"
+			" RETURNING u.id, v.reason", scope_sql(j->mode));
+	r = db_query(j->c, sql, 1, p);
+	free(sql);
+	if (!r)
+		return -1;
+	n = PQntuples(r);
+	for (int i = 0; i < n; i++) {
+		if (PQgetisnull(r, i, 1)) {
+			log_event(LOG_LVL_INFO, "print.address_fixed", "account=%s", PQgetvalue(r, i, 0));
+			continue;
+		}
+		j->b.rejected++;
+		log_event(LOG_LVL_WARN, "print.address_problem", "account=%s reason=\"%s\"",
+			  PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Open the transaction that lives until the record step and lock the rows. */
+static int claim(struct job *j)
+{
+	char id[24], lim[24], ttl[24], *sql;
+	const char *p[3] = { id, lim, ttl };
+	PGresult *r;
+
+	snprintf(id, sizeof(id), "%lld", j->account);
+	snprintf(lim, sizeof(lim), "%lld", j->limit);
+	snprintf(ttl, sizeof(ttl), "%lld", j->ttl);
+	if (db_begin(j->c))
+		return -1;
+	/* the day the code stops working, Moscow time; the letter says "until
+	 * DATE inclusive" and expires_at is the end of that day */
+	r = db_query(j->c, "SELECT to_char(((now() + $1::bigint * interval '1 second')"
+			   " AT TIME ZONE 'Europe/Moscow')::date, 'DD.MM.YYYY')", 1, p + 2);
+	if (!r)
+		return -1;
+	snprintf(j->valid_until, sizeof(j->valid_until), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	sql = xasprintf("SELECT a.id, a.family_name, a.first_name, coalesce(a.patronymic, ''),"
+			" a.postal_index, coalesce(a.region, ''), coalesce(a.district, ''),"
+			" btrim(a.locality), btrim(a.street), btrim(a.house), coalesce(btrim(a.flat), '')"
+			" FROM accounts a WHERE " MAIL_ACCOUNT " AND a.address_problem IS NULL AND %s"
+			" ORDER BY a.id LIMIT $2::bigint FOR UPDATE OF a SKIP LOCKED",
+			scope_sql(j->mode));
+	j->claim = db_query(j->c, sql, 2, p);
+	free(sql);
+	if (!j->claim)
+		return -1;
+	j->n = PQntuples(j->claim);
+	log_event(LOG_LVL_INFO, "print.claimed", "letters=%d mode=%s", j->n, j->mode);
+	return 0;
+}
+
+static void item_of(PGresult *r, int i, struct post_item *it)
+{
+	it->family = PQgetvalue(r, i, C_FAMILY);
+	it->first = PQgetvalue(r, i, C_FIRST);
+	it->patronymic = PQgetvalue(r, i, C_PATRONYMIC);
+	it->index = PQgetvalue(r, i, C_INDEX);
+	it->region = PQgetvalue(r, i, C_REGION);
+	it->district = PQgetvalue(r, i, C_DISTRICT);
+	it->locality = PQgetvalue(r, i, C_LOCALITY);
+	it->street = PQgetvalue(r, i, C_STREET);
+	it->house = PQgetvalue(r, i, C_HOUSE);
+	it->flat = PQgetvalue(r, i, C_FLAT);
+}
+
+static void add_text(xmlNodePtr parent, const char *name, const char *value)
+{
+	xmlNewTextChild(parent, NULL, (const xmlChar *)name, (const xmlChar *)value);
+}
+
+/* Letters [from, to): fresh codes and their MACs, then the layout through the
+ * stylesheet onto the PDF. */
+static int build_chunk(struct job *j, struct letter_pdf *pdf, int from, int to)
+{
+	xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");
+	xmlNodePtr root = xmlNewNode(NULL, (const xmlChar *)"letters"), s;
+	char code[CODE_DIGITS + 1], page[16], *layout = NULL;
+	unsigned char mac[CODE_HMAC_LEN];
+	int len = 0, drawn, ret = -1;
+
+	xmlDocSetRootElement(doc, root);
+	s = xmlNewChild(root, NULL, (const xmlChar *)"sender", NULL);
+	add_text(s, "name", cfg_str(j->cfg, "letters", "sender_name"));
+	add_text(s, "address", cfg_str(j->cfg, "letters", "sender_address"));
+	add_text(s, "index", cfg_str(j->cfg, "letters", "sender_index"));
+	for (int i = from; i < to; i++) {
+		xmlNodePtr l = xmlNewChild(root, NULL, (const xmlChar *)"letter", NULL), rc;
+		struct post_item it;
+
+		item_of(j->claim, i, &it);
+		snprintf(page, sizeof(page), "%d", i + 1);
+		xmlNewProp(l, (const xmlChar *)"page", (const xmlChar *)page);
+		rc = xmlNewChild(l, NULL, (const xmlChar *)"recipient", NULL);
+		add_text(rc, "family", it.family);
+		add_text(rc, "first", it.first);
+		add_text(rc, "patronymic", it.patronymic);
+		add_text(rc, "street", it.street);
+		add_text(rc, "house", it.house);
+		add_text(rc, "flat", it.flat);
+		add_text(rc, "locality", it.locality);
+		add_text(rc, "district", it.district);
+		add_text(rc, "region", it.region);
+		add_text(rc, "index", it.index);
+		add_text(l, "tracking", j->barcodes + (size_t)i * 15);
+		if (code_generate(code) || code_hmac(j->key, j->keylen, code, mac))
+			goto out;
+		for (int k = 0; k < CODE_HMAC_LEN; k++)
+			snprintf(j->macs + (size_t)i * 65 + 2 * k, 3, "%02x", mac[k]);
+		add_text(l, "code", code);
+		add_text(l, "valid-until", j->valid_until);
+	}
+	if (xslt_apply(cfg_formats_dir(j->cfg), "letter.xsl", doc, NULL, &layout, &len))
+		goto out;
+	drawn = letter_pdf_draw(pdf, layout);
+	if (drawn < 0)
+		goto out;
+	if (drawn != to - from) {
+		error("formats/letter.xsl made %d pages for %d letters", drawn, to - from);
+		goto out;
+	}
+	ret = 0;
+out:
+	OPENSSL_cleanse(code, sizeof(code));
+	if (layout)
+		OPENSSL_cleanse(layout, len);
+	free(layout);
+	xmlFreeDoc(doc);
+	return ret;
+}
+
+static char *path_in(struct job *j, const char *name)
+{
+	return xasprintf("%s/%s", j->dir, name);
+}
+
+static int sha256_file(const char *path, char hex[65], long long *bytes)
+{
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int ret = -1;
+
+	*bytes = 0;
+	if (!f) {
+		error("cannot read \"%s\": %m", path);
+		goto out;
+	}
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto out;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		EVP_DigestUpdate(ctx, buf, n);
+		*bytes += (long long)n;
+	}
+	if (ferror(f)) {
+		error("cannot read \"%s\": %m", path);
+		goto out;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	for (unsigned int i = 0; i < mdlen && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	ret = 0;
+out:
+	if (f)
+		fclose(f);
+	EVP_MD_CTX_free(ctx);
+	return ret;
+}
+
+/* letters.pdf, registry.json, f103.csv, then manifest.json. */
+static int write_files(struct job *j)
+{
+	struct atomic_file af[NFILES];
+	struct letter_pdf *pdf = NULL;
+	struct progress pg;
+	char *path, *man = NULL;
+	size_t manlen = 0;
+	FILE *m;
+	int ret = -1;
+
+	memset(af, 0, sizeof(af));
+	if (mkdir_p(j->dir, 0700))
+		return -1;
+	for (int i = 0; i < NFILES; i++) {
+		path = path_in(j, file_names[i]);
+		if (atomic_open(&af[i], path, 0600)) {
+			free(path);
+			goto out;
+		}
+		free(path);
+	}
+	pdf = letter_pdf_open(af[0].fp);
+	if (!pdf)
+		goto out;
+	post_json_begin(af[1].fp);
+	post_f103_header(af[2].fp);
+	progress_start(&pg, "letters", j->n);
+	for (int from = 0; from < j->n; from += CHUNK) {
+		int to = from + CHUNK < j->n ? from + CHUNK : j->n;
+
+		if (build_chunk(j, pdf, from, to)) {
+			progress_end(&pg);
+			goto out;
+		}
+		for (int i = from; i < to; i++) {
+			struct post_item it;
+			char order[48];
+
+			item_of(j->claim, i, &it);
+			it.barcode = j->barcodes + (size_t)i * 15;
+			it.mass = j->mass;
+			snprintf(order, sizeof(order), "%lld-%d", j->b.id, i + 1);
+			it.order_num = order;
+			post_json_item(af[1].fp, &it, i == 0);
+			post_f103_row(af[2].fp, i + 1, &it);
+		}
+		progress_add(&pg, to - from);
+		fault_point("print.mid_pdf");
+	}
+	progress_end(&pg);
+	post_json_end(af[1].fp);
+	if (letter_pdf_close(pdf)) {
+		pdf = NULL;
+		goto out;
+	}
+	pdf = NULL;
+	for (int i = 0; i < NFILES; i++) {
+		if (atomic_commit(&af[i]))
+			goto out;
+		j->files_written = i + 1;
+		if (i == 0)
+			fault_point("print.after_pdf");
+	}
+
+	m = open_memstream(&man, &manlen);
+	if (!m)
+		goto out;
+	fprintf(m, "{\n  \"batch\": %lld,\n  \"letters\": %d,\n  \"files\": [", j->b.id, j->n);
+	for (int i = 0; i < NFILES; i++) {
+		char hex[65] = "";
+		long long bytes;
+
+		path = path_in(j, file_names[i]);
+		if (sha256_file(path, hex, &bytes)) {
+			free(path);
+			fclose(m);
+			goto out;
+		}
+		free(path);
+		fprintf(m, "%s\n    {\"name\": \"%s\", \"bytes\": %lld, \"sha256\": \"%s\"}",
+			i ? "," : "", file_names[i], bytes, hex);
+	}
+	fputs("\n  ]\n}\n", m);
+	fclose(m);
+	path = path_in(j, "manifest.json");
+	ret = atomic_write(path, man, manlen, 0600);
+	free(path);
+	if (!ret)
+		j->manifest_written = 1;
+out:
+	if (pdf)
+		letter_pdf_close(pdf);
+	for (int i = 0; i < NFILES; i++)
+		atomic_abort(&af[i]);
+	free(man);
+	return ret;
+}
+
+/* Remove what a failed run wrote: its codes were never recorded. */
+static void remove_files(struct job *j)
+{
+	for (int i = 0; i < j->files_written; i++) {
+		char *p = path_in(j, file_names[i]);
+
+		unlink(p);
+		free(p);
+	}
+	if (j->manifest_written) {
+		char *p = path_in(j, "manifest.json");
+
+		unlink(p);
+		free(p);
+	}
+	if (j->dir)
+		rmdir(j->dir);
+}
+
+/* "{a,b,c}" array literal from n strings picked by get. */
+static char *array_literal(struct job *j, const char *(*get)(struct job *, int))
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fputc('{', f);
+	for (int i = 0; i < j->n; i++)
+		fprintf(f, "%s%s", i ? "," : "", get(j, i));
+	fputc('}', f);
+	fclose(f);
+	return buf;
+}
+
+static const char *get_id(struct job *j, int i)
+{
+	return PQgetvalue(j->claim, i, C_ID);
+}
+
+static const char *get_barcode(struct job *j, int i)
+{
+	return j->barcodes + (size_t)i * 15;
+}
+
+static const char *get_mac(struct job *j, int i)
+{
+	return j->macs + (size_t)i * 65;
+}
+
+static int record(struct job *j)
+{
+	char *ids = array_literal(j, get_id), *bcs = array_literal(j, get_barcode),
+	     *macs = array_literal(j, get_mac);
+	char batch[24], ttl[24];
+	const char *p[6] = { ids, bcs, macs, batch, ttl, strcmp(j->mode, "new") ? "t" : "f" };
+	PGresult *r = NULL;
+	int ret = -1;
+
+	if (!ids || !bcs || !macs)
+		goto out;
+	snprintf(batch, sizeof(batch), "%lld", j->b.id);
+	snprintf(ttl, sizeof(ttl), "%lld", j->ttl);
+	/* a reissue: the old code and letter stop counting */
+	if (db_exec(j->c, "UPDATE activation_codes SET status = CASE WHEN expires_at <= now()"
+			  " THEN 'expired' ELSE 'revoked' END"
+			  " WHERE status = 'live' AND account_id = ANY ($1::bigint[])", 1, p) ||
+	    db_exec(j->c, "UPDATE letters SET status = 'revoked'"
+			  " WHERE status IN ('printed', 'posted') AND account_id = ANY ($1::bigint[])",
+		    1, p))
+		goto out;
+	r = db_query(j->c,
+		"WITH u AS ("
+		"  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY"
+		"    AS u (account_id, barcode, mac, page)),"
+		" l AS ("
+		"  INSERT INTO letters (account_id, batch_id, barcode, page)"
+		"  SELECT account_id, $4::bigint, barcode, page FROM u ORDER BY page"
+		"  RETURNING id, account_id, barcode),"
+		" k AS ("
+		"  INSERT INTO activation_codes (account_id, letter_id, code_hmac, expires_at)"
+		"  SELECT l.account_id, l.id, decode(u.mac, 'hex'),"
+		"    ((((now() + $5::bigint * interval '1 second') AT TIME ZONE 'Europe/Moscow')::date + 1)"
+		"      AT TIME ZONE 'Europe/Moscow')"
+		"  FROM l JOIN u USING (account_id) RETURNING 1),"
+		" e AS ("
+		"  INSERT INTO audit_events (event, account_id, batch_id, details)"
+		"  SELECT 'letter_printed', l.account_id, $4::bigint,"
+		"    jsonb_build_object('letter', l.id, 'tracking', l.barcode, 'reissue', $6::bool)"
+		"  FROM l RETURNING 1)"
+		" SELECT count(*), coalesce(sum(enqueue_notice(l.account_id, 'letter_sent',"
+		"   'letter_sent:' || l.id, jsonb_build_object('tracking', l.barcode), $4::bigint)), 0)"
+		" FROM l", 6, p);
+	if (!r)
+		goto out;
+	if (atoi(PQgetvalue(r, 0, 0)) != j->n) {
+		error("recorded %s letters for %d claimed accounts", PQgetvalue(r, 0, 0), j->n);
+		goto out;
+	}
+	j->b.records = j->n;
+	if (batch_update_counts(j->c, &j->b))
+		goto out;
+	fault_point("print.before_commit");
+	if (db_commit(j->c))
+		goto out;
+	log_event(LOG_LVL_INFO, "print.recorded", "letters=%d notices=%s", j->n, PQgetvalue(r, 0, 1));
+	ret = 0;
+out:
+	PQclear(r);
+	free(ids);
+	free(bcs);
+	free(macs);
+	return ret;
+}
+
+/* --account ID found nothing to print: say why. */
+static void explain_account(struct job *j)
+{
+	char id[24], *why;
+	const char *p[1] = { id };
+
+	snprintf(id, sizeof(id), "%lld", j->account);
+	why = db_scalar(j->c,
+		"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM accounts WHERE id = $1::bigint)"
+		"  THEN 'no such account'"
+		" WHEN (SELECT level FROM accounts WHERE id = $1::bigint) <> 'standard'"
+		"  THEN 'account level is ' || (SELECT level FROM accounts WHERE id = $1::bigint)"
+		"       || ', not standard'"
+		" WHEN (SELECT confirm_method FROM accounts WHERE id = $1::bigint) IS DISTINCT FROM 'mail'"
+		"  THEN 'account did not choose confirmation by mail'"
+		" WHEN (SELECT address_problem FROM accounts WHERE id = $1::bigint) IS NOT NULL"
+		"  THEN 'address problem: ' || (SELECT address_problem FROM accounts WHERE id = $1::bigint)"
+		" ELSE 'account is being printed by another run' END", 1, p);
+	if (why)
+		error("account %lld: cannot print a letter: %s", j->account, why);
+	free(why);
+}
+
+static int parse_args(struct job *j, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		long long v;
+
+		if (i + 1 < argc && !strcmp(argv[i], "--limit") && !parse_int(argv[i + 1], &v) && v > 0)
+			j->limit = v, i++;
+		else if (i + 1 < argc && !strcmp(argv[i], "--account") && !parse_int(argv[i + 1], &v) &&
+			 v > 0)
+			j->account = v, i++;
+		else
+			return usage_error(usage, "unknown or incomplete option \"%s\"", argv[i]);
+	}
+	return 0;
+}
+
+static int setup(struct job *j)
+{
+	long long max = cfg_int(j->cfg, "letters", "max_per_batch");
+
+	j->nranges = tracking_parse_ranges(cfg_str(j->cfg, "letters", "tracking_ranges"), &j->ranges);
+	if (j->nranges < 0)
+		return -1;
+	if (!*cfg_str(j->cfg, "letters", "hmac_key"))
+		return error("[letters] hmac_key is not set");
+	j->key = (unsigned char *)cfg_secret(j->cfg, "letters", "hmac_key", &j->keylen);
+	if (!j->key)
+		return -1;
+	if (j->keylen < 32)
+		return error("[letters] hmac_key: the key file must hold at least 32 bytes");
+	j->ttl = cfg_dur(j->cfg, "letters", "code_ttl");
+	j->mass = (int)cfg_int(j->cfg, "letters", "mass");
+	if (max <= 0 || j->ttl <= 0 || j->mass <= 0)
+		return error("[letters] max_per_batch, code_ttl and mass must be positive");
+	if (!j->limit || j->limit > max)
+		j->limit = max;
+	if (j->account)
+		j->mode = "account";
+	else if (j->ctx->rerun_of)
+		j->mode = "rerun";
+	else
+		j->mode = "new";
+	return 0;
+}
 
 CMD(cmd_print_letters)
 {
-	(void)ctx;
+	struct job j;
+	char *params = NULL, *spool = NULL;
+	const char *fail = "failed";
+	int ret = EXIT_FAILED, rc;
+
 	if (wants_help(argc, argv)) {
-		printf("usage: esia-batch %s (not implemented yet)\n", argv[0]);
+		fputs(help, stdout);
 		return 0;
 	}
-	error("%s is not implemented yet", argv[0]);
-	return EXIT_FAILED;
+	memset(&j, 0, sizeof(j));
+	j.ctx = ctx;
+	if ((rc = parse_args(&j, argc, argv)))
+		return rc;
+	j.cfg = ctx_config(ctx);
+	if (!j.cfg || setup(&j))
+		goto out;
+	j.c = db_connect(j.cfg);
+	if (!j.c) {
+		ret = EXIT_TEMPFAIL;
+		goto out;
+	}
+	params = batch_params_argv(argc, argv);
+	rc = batch_start(j.c, &j.b, "print-letters", NULL,
+			 ctx->parallel ? LOCK_SHARED_WORK : LOCK_EXCLUSIVE, params, ctx->rerun_of);
+	if (rc) {
+		ret = rc == EXIT_TEMPFAIL ? EXIT_TEMPFAIL : EXIT_FAILED;
+		goto out;
+	}
+	if (!strcmp(j.mode, "rerun")) {
+		char id[24], *v;
+		const char *p[1] = { id };
+
+		snprintf(id, sizeof(id), "%lld", ctx->rerun_of);
+		j.account = ctx->rerun_of; /* scope_sql's $1 */
+		v = db_scalar(j.c, "SELECT count(*) FROM letters WHERE batch_id = $1::bigint", 1, p);
+		if (!v)
+			goto fail;
+		if (!strcmp(v, "0")) {
+			/* the batch recorded nothing (it crashed): its accounts still
+			 * have no live code, so a normal run serves them */
+			log_event(LOG_LVL_INFO, "print.rerun_empty", "rerun_of=%lld", ctx->rerun_of);
+			j.mode = "new";
+		}
+		free(v);
+	}
+
+	/* claim */
+	if (flag_addresses(&j) || claim(&j))
+		goto fail;
+	if (!j.n) {
+		db_rollback(j.c);
+		if (!strcmp(j.mode, "account")) {
+			explain_account(&j);
+			j.b.rejected++;
+		}
+		if (ctx->json)
+			printf("{\"batch\":%lld,\"letters\":0,\"rejected\":%lld}\n", j.b.id,
+			       j.b.rejected);
+		else if (log_verbosity() >= 0 && !j.b.rejected)
+			puts("nothing to print");
+		ret = j.b.rejected ? EXIT_DATAERR : 0;
+		batch_finish(j.c, &j.b, j.b.rejected ? "partial" : "succeeded",
+			     j.b.rejected ? "accounts skipped: see accounts.address_problem" : NULL);
+		goto out;
+	}
+	fault_point("print.after_claim");
+
+	/* burn, on a connection of its own: committed now, whatever follows */
+	j.c2 = db_connect(j.cfg);
+	if (!j.c2) {
+		ret = EXIT_TEMPFAIL;
+		goto fail;
+	}
+	if (tracking_burn(j.c2, j.ranges, j.nranges, j.b.id, j.n, &j.barcodes))
+		goto fail;
+	fault_point("print.after_burn");
+
+	/* build and write */
+	j.macs = xcalloc(j.n, 65);
+	spool = cfg_spool(j.cfg, "print");
+	j.dir = xasprintf("%s/%lld", spool, j.b.id);
+	if (write_files(&j))
+		goto fail;
+	fault_point("print.after_files");
+
+	/* record */
+	if (record(&j))
+		goto fail;
+	fault_point("print.after_commit");
+	ret = j.b.rejected ? EXIT_DATAERR : 0;
+	batch_finish(j.c, &j.b, j.b.rejected ? "partial" : "succeeded",
+		     j.b.rejected ? "accounts skipped: see accounts.address_problem" : NULL);
+	if (ctx->json) {
+		printf("{\"batch\":%lld,\"letters\":%d,\"rejected\":%lld,\"dir\":", j.b.id, j.n,
+		       j.b.rejected);
+		json_print_str(stdout, j.dir);
+		puts("}");
+	} else if (log_verbosity() >= 0)
+		printf("batch %lld: %d letters in %s%s\n", j.b.id, j.n, j.dir,
+		       j.b.rejected ? " (some accounts skipped: address problems)" : "");
+	goto out;
+
+fail:
+	if (db_is_down(j.c))
+		ret = EXIT_TEMPFAIL;
+	db_rollback(j.c);
+	remove_files(&j);
+	batch_finish(j.c, &j.b, fail, "print-letters failed: see the log");
+out:
+	if (j.macs)
+		OPENSSL_cleanse(j.macs, (size_t)j.n * 65);
+	if (j.key)
+		OPENSSL_cleanse(j.key, j.keylen);
+	free(j.key);
+	free(j.ranges);
+	free(j.barcodes);
+	free(j.macs);
+	free(j.dir);
+	free(spool);
+	free(params);
+	PQclear(j.claim);
+	if (j.c2)
+		PQfinish(j.c2);
+	if (j.c)
+		PQfinish(j.c);
+	return ret;
 }

@@ -2,15 +2,18 @@
 -- codes, the notification outbox, archives, the audit trail.
 -- Applied by `esia-batch migrate` inside one transaction.
 
--- Roles are cluster-wide: create them once, grant per database.
+-- Roles are cluster-wide: create them once, grant per database. Two databases
+-- migrating at once may race to create them; the loser just carries on.
 DO $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'esia_batch') THEN
+  BEGIN
     CREATE ROLE esia_batch NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'esia_auditor') THEN
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+  END;
+  BEGIN
     CREATE ROLE esia_auditor NOLOGIN;
-  END IF;
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+  END;
 END $$;
 
 CREATE TABLE accounts (
@@ -57,6 +60,7 @@ CREATE INDEX accounts_mail_idx ON accounts (id)
 CREATE TABLE batches (
   id          bigserial PRIMARY KEY,
   job         text NOT NULL CHECK (job ~ '^[a-z][a-z-]*$'),
+  scope       text NOT NULL DEFAULT '',  -- e.g. the agency; metrics are per job and scope
   params      jsonb NOT NULL DEFAULT '{}',
   status      text NOT NULL DEFAULT 'running'
               CHECK (status IN ('running', 'succeeded', 'failed', 'partial', 'abandoned')),

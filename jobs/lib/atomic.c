@@ -55,6 +55,15 @@ int mkdir_p(const char *path, mode_t mode)
 	return ret;
 }
 
+int mkdir_p_parent(const char *path)
+{
+	char *d = dir_of(path);
+	int ret = mkdir_p(d, 0755);
+
+	free(d);
+	return ret;
+}
+
 int atomic_open(struct atomic_file *af, const char *path, mode_t mode)
 {
 	char *dir = dir_of(path), *copy = xstrdup(path);

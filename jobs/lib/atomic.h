@@ -25,6 +25,8 @@ int atomic_write(const char *path, const void *buf, size_t len, mode_t mode);
 /* mkdir -p with mode for created folders. */
 int mkdir_p(const char *path, mode_t mode);
 int fsync_dir(const char *dir);
+/* mkdir -p of the folder holding path (0755). */
+int mkdir_p_parent(const char *path);
 /* Rename src into folder dstdir (same file system), fsync both folders.
  * The new path is returned in *dst if dst is not NULL (caller frees). */
 int move_into(const char *src, const char *dstdir, char **dst);

@@ -69,6 +69,7 @@ static const struct known known[] = {
 	{ "smtp", "password", T_SECRET, "", "file with the SMTP password" },
 	{ "smtp", "from", T_STR, "no-reply@gosuslugi.example", "envelope and header sender" },
 	{ "smtp", "rate_limit", T_INT, "1000", "e-mails per second at most" },
+	{ "smtp", "message_id_domain", T_STR, "", "Message-ID domain; empty: the from address's domain" },
 	{ "sms", "url", T_URL, "", "HTTP(S) gateway endpoint (JSON POST)" },
 	{ "sms", "token", T_SECRET, "", "file with the gateway bearer token" },
 	{ "sms", "ca_bundle", T_PATH, "", "CA bundle that verifies the gateway" },
@@ -77,8 +78,10 @@ static const struct known known[] = {
 	{ "notify", "backoff_base", T_DUR, "30s", "first retry delay (doubles, with jitter)" },
 	{ "notify", "backoff_max", T_DUR, "6h", "longest retry delay" },
 	{ "notify", "timeout", T_DUR, "30s", "network timeout per message" },
+	{ "notify", "chunk", T_INT, "100", "notices claimed per transaction" },
 	{ "archive", "compression", T_STR, "xz", "xz or zstd" },
 	{ "archive", "older_than", T_DUR, "1d", "archive batches finished longer ago than this" },
+	{ "archive", "trust_anchor", T_PATH, "", "CA certificate(s) that anchor the manifest and request-packet signer (audit)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
@@ -435,6 +438,13 @@ const char *cfg_formats_dir(const struct config *cfg)
 		exe[n] = '\0';
 		slash = strrchr(exe, '/');
 		*slash = '\0';
+		/* installed: PREFIX/bin/esia-batch with PREFIX/share/esia-batch/formats */
+		cand = xasprintf("%s/../share/esia-batch/formats", exe);
+		if (!stat(cand, &st) && S_ISDIR(st.st_mode)) {
+			((struct config *)cfg)->formats = cand;
+			return cand;
+		}
+		free(cand);
 		/* in-tree binaries live at the top or under build/asan/ */
 		for (int up = 0; up < 3; up++) {
 			cand = xasprintf("%s/formats", exe);
@@ -480,6 +490,41 @@ static char *mask_conninfo(const char *ci)
 	return out;
 }
 
+int config_check_secrets(const struct config *cfg)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct entry *e = &cfg->e[i];
+		struct stat st;
+
+		if (e->k->type != T_SECRET || !*e->value)
+			continue;
+		if (stat(e->value, &st))
+			ret = error("%s:%d: [%s] %s: cannot use \"%s\": %s", cfg->path, e->line,
+				    e->k->sect, e->k->key, e->value, strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			ret = error("%s:%d: [%s] %s: \"%s\" is not a regular file", cfg->path,
+				    e->line, e->k->sect, e->k->key, e->value);
+		else if (st.st_mode & 077)
+			ret = error("%s:%d: [%s] %s: secret \"%s\" is readable by group or others "
+				    "(mode %04o); chmod 600 it", cfg->path, e->line, e->k->sect,
+				    e->k->key, e->value, (unsigned)(st.st_mode & 07777));
+	}
+	return ret;
+}
+
+void config_describe(void)
+{
+	static const char *const tname[] = { "text", "integer", "duration", "yes/no", "path",
+					     "secret file", "URL" };
+
+	printf("| section | key | type | default | meaning |\n|---|---|---|---|---|\n");
+	for (const struct known *k = known; k->sect; k++)
+		printf("| [%s] | %s | %s | %s | %s |\n", k->sect, k->key, tname[k->type],
+		       *k->def ? k->def : "", k->help);
+}
+
 void config_print(const struct config *cfg, int json)
 {
 	const char *prev = "";
@@ -493,7 +538,11 @@ void config_print(const struct config *cfg, int json)
 	}
 	for (const struct known *k = known; k->sect; k++) {
 		const char *v = cfg_str(cfg, k->sect, k->key);
-		char *shown = !strcmp(k->key, "conninfo") ? mask_conninfo(v) : xstrdup(v);
+		char *shown;
+
+		if (!strcmp(k->sect, "paths") && !strcmp(k->key, "formats"))
+			v = cfg_formats_dir(cfg); /* show where it was found */
+		shown = !strcmp(k->key, "conninfo") ? mask_conninfo(v) : xstrdup(v);
 		const struct known *kk;
 		int set = lookup(cfg, k->sect, k->key, &kk) != NULL;
 

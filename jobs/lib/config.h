@@ -32,6 +32,11 @@ const char *cfg_formats_dir(const struct config *cfg);
 /* Print every known key with its effective value; secrets' contents are never
  * read, passwords in conninfo are masked. */
 void config_print(const struct config *cfg, int json);
+/* Check that every configured secret file exists and is private, without
+ * reading it; -1 after naming each offender with file and line. */
+int config_check_secrets(const struct config *cfg);
+/* Every known key with type, default and meaning, as a markdown table. */
+void config_describe(void);
 
 /* Parsing helpers shared with the command line. */
 int parse_duration(const char *s, long long *out);

@@ -2,6 +2,8 @@
 #ifndef ESIA_ERR_H
 #define ESIA_ERR_H
 
+#include <stddef.h>
+
 /* Exit codes are a contract (README "Exit codes"). */
 enum {
 	EXIT_DONE = 0,       /* done, or nothing to do */

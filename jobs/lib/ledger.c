@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "db.h"
 #include "json.h"
 #include "err.h"
@@ -84,10 +85,11 @@ int batch_start(PGconn *c, struct batch *b, const char *job, const char *scope,
 	p[2] = host;
 	p[3] = pid;
 	p[4] = rerun_of ? rerun : NULL;
+	p[5] = scope ? scope : "";
 	r = db_query(c,
-		"INSERT INTO batches (job, params, status, host, pid, rerun_of)"
-		" VALUES ($1, $2::jsonb, 'running', $3, $4::int, $5::bigint)"
-		" RETURNING id, pg_advisory_lock(id)", 5, p);
+		"INSERT INTO batches (job, params, status, host, pid, rerun_of, scope)"
+		" VALUES ($1, $2::jsonb, 'running', $3, $4::int, $5::bigint, $6)"
+		" RETURNING id, pg_advisory_lock(id)", 6, p);
 	if (!r)
 		return -1;
 	sscanf(PQgetvalue(r, 0, 0), "%lld", &b->id);
@@ -126,6 +128,8 @@ int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err
 		" finished_at = now() WHERE id = $1", 5, p);
 	log_event(strcmp(status, "succeeded") ? LOG_LVL_WARN : LOG_LVL_INFO, "batch.finish",
 		  "status=%s records=%lld rejected=%lld", status, b->records, b->rejected);
+	if (!ret)
+		ret = ledger_write_metrics(c);
 	/* Session locks go with the connection; release them now for callers
 	 * that keep the connection open. */
 	PQclear(PQexec(c, "SELECT pg_advisory_unlock_all()"));
@@ -150,4 +154,62 @@ char *batch_params_argv(int argc, char **argv)
 	fputs("]}", f);
 	fclose(f);
 	return buf;
+}
+
+static char *metrics_file;
+
+void ledger_set_metrics_file(const char *path)
+{
+	free(metrics_file);
+	metrics_file = path && *path ? xstrdup(path) : NULL;
+}
+
+/* The metrics are derived from the ledger as a whole, so concurrent jobs
+ * writing the same file can never leave it inconsistent: the last writer
+ * wins with a complete, current picture. */
+int ledger_write_metrics(PGconn *c)
+{
+	static const char *const fam[][3] = {
+		{ "esia_batch_last_success_timestamp_seconds", "gauge", "end of the last successful run" },
+		{ "esia_batch_last_failure_timestamp_seconds", "gauge", "end of the last failed, partial or abandoned run" },
+		{ "esia_batch_last_records", "gauge", "records processed by the last finished run" },
+		{ "esia_batch_last_rejected", "gauge", "inputs rejected by the last finished run" },
+		{ "esia_batch_last_duration_seconds", "gauge", "duration of the last finished run" },
+		{ "esia_batch_records_total", "counter", "records processed by all runs" },
+		{ "esia_batch_rejected_total", "counter", "inputs rejected by all runs" },
+		{ "esia_batch_failures_total", "counter", "failed, partial or abandoned runs" },
+	};
+	struct atomic_file af;
+	PGresult *r;
+	int ret = -1;
+
+	if (!metrics_file)
+		return 0;
+	r = db_query(c,
+		"WITH fin AS (SELECT * FROM batches WHERE status <> 'running'),"
+		" last AS (SELECT DISTINCT ON (job, scope) job, scope, records, rejected,"
+		"   extract(epoch FROM finished_at - started_at) AS took"
+		"   FROM fin ORDER BY job, scope, id DESC)"
+		" SELECT f.job, f.scope,"
+		"  coalesce(extract(epoch FROM max(finished_at) FILTER (WHERE status = 'succeeded'))::bigint, 0),"
+		"  coalesce(extract(epoch FROM max(finished_at) FILTER (WHERE status <> 'succeeded'))::bigint, 0),"
+		"  l.records, l.rejected, round(l.took::numeric, 3),"
+		"  sum(f.records), sum(f.rejected), count(*) FILTER (WHERE status <> 'succeeded')"
+		" FROM fin f JOIN last l USING (job, scope) GROUP BY f.job, f.scope, l.records,"
+		" l.rejected, l.took ORDER BY 1, 2", 0, NULL);
+	if (!r)
+		return -1;
+	if (mkdir_p_parent(metrics_file) || atomic_open(&af, metrics_file, 0644))
+		goto out;
+	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+		fprintf(af.fp, "# HELP %s %s\n# TYPE %s %s\n", fam[k][0], fam[k][2], fam[k][0],
+			fam[k][1]);
+		for (int i = 0; i < PQntuples(r); i++)
+			fprintf(af.fp, "%s{job=\"%s\",scope=\"%s\"} %s\n", fam[k][0],
+				PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2 + k));
+	}
+	ret = atomic_commit(&af);
+out:
+	PQclear(r);
+	return ret;
 }

@@ -34,6 +34,11 @@ int batch_update_counts(PGconn *c, const struct batch *b);
 /* status: "succeeded", "failed", "partial"; err may be NULL. Releases locks. */
 int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err);
 
+/* Where batch_finish rewrites the Prometheus textfile (NULL/"" = nowhere). */
+void ledger_set_metrics_file(const char *path);
+/* Rewrite the metrics file from the ledger now (also done by batch_finish). */
+int ledger_write_metrics(PGconn *c);
+
 /* {"argv": [...]} for the params column: what `rerun` replays. argv[0] is
  * the command name. Caller frees. */
 char *batch_params_argv(int argc, char **argv);

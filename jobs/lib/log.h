@@ -3,6 +3,8 @@
 #ifndef ESIA_LOG_H
 #define ESIA_LOG_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };

@@ -44,6 +44,25 @@ printf '[spool]\nroot = spool-rel\n' >"$T/etc/rel.conf"
 eb --config "$T/etc/rel.conf" config check
 like "$OUT" "root = $T/etc/spool-rel" "relative path resolved against the file"
 
+# secrets are files, refused when group/world readable
+printf 'k3y\n' >"$T/hmac.key"
+chmod 0644 "$T/hmac.key"
+printf '[letters]\nhmac_key = hmac.key\n' >"$T/sec.conf"
+eb --config "$T/sec.conf" config check
+is "$RC" 1 "a world-readable secret fails config check"
+like "$ERR" "sec.conf:2: \[letters\] hmac_key: secret .*hmac.key\" is readable by group or others \(mode 0644\)" "names file, line, key and mode"
+unlike "$OUT$ERR" "k3y" "the secret itself is never printed"
+chmod 0600 "$T/hmac.key"
+eb --config "$T/sec.conf" config check
+is "$RC" 0 "a 0600 secret passes"
+like "$OUT" "hmac_key = $T/hmac.key +# secret file, contents not shown" "secret shown as a path only"
+printf '[letters]\nhmac_key = missing.key\n' >"$T/sec2.conf"
+eb --config "$T/sec2.conf" config check
+like "$ERR" "sec2.conf:2: .*missing.key.*No such file" "a missing secret is named"
+
+eb config keys
+like "$OUT" "^\| section \| key" "config keys prints the reference table"
+
 eb config check --json
 like "$OUT" '"spool.root":"' "--json output"
 done_testing

@@ -2,6 +2,7 @@
  * ledger code, visit fault point "ledger-run.hold" (tests make it sleep or
  * die there), then finish as succeeded. Exit codes as the jobs'. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
@@ -21,6 +22,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(0, 0);
+	ledger_set_metrics_file(getenv("LEDGER_METRICS"));
 	c = db_connect(NULL);
 	if (!c)
 		return EXIT_TEMPFAIL;
@@ -37,5 +39,6 @@ int main(int argc, char **argv)
 	b.records = 1;
 	r = batch_finish(c, &b, "succeeded", NULL);
 	PQfinish(c);
+	ledger_set_metrics_file(NULL);
 	return r ? EXIT_FAILED : 0;
 }

@@ -1,0 +1,13 @@
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- E-mail for the event check_passed: first line "Subject: ...", an empty line, the body. -->
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+  <xsl:include href="notify-common.xsl"/>
+  <xsl:output method="text" encoding="UTF-8"/>
+  <xsl:template match="/notice">
+    <xsl:text>Subject: Госуслуги: ваши данные проверены&#10;&#10;</xsl:text>
+    <xsl:call-template name="greeting"/>
+    <xsl:text>Ваши СНИЛС и паспортные данные успешно прошли проверку в Социальном фонде России и МВД России.&#10;</xsl:text>
+    <xsl:text>Ваша учётная запись на портале Госуслуг теперь стандартная.&#10;</xsl:text>
+    <xsl:call-template name="footer"/>
+  </xsl:template>
+</xsl:stylesheet>

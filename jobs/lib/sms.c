@@ -1,0 +1,229 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "err.h"
+#include "json.h"
+#include "sms.h"
+
+#define ANSWER_MAX 4096
+
+struct sms {
+	CURL *h;
+	struct curl_slist *headers;
+	char answer[ANSWER_MAX + 1];
+	size_t alen;
+	char curlerr[CURL_ERROR_SIZE];
+};
+
+static size_t write_cb(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct sms *s = arg;
+	size_t n = size * nmemb, k = n;
+
+	if (k > ANSWER_MAX - s->alen)
+		k = ANSWER_MAX - s->alen; /* keep the start, drop the rest */
+	memcpy(s->answer + s->alen, buf, k);
+	s->alen += k;
+	s->answer[s->alen] = '\0';
+	return n;
+}
+
+struct sms *sms_open(const struct config *cfg)
+{
+	const char *url = cfg_str(cfg, "sms", "url"), *ca = cfg_str(cfg, "sms", "ca_bundle");
+	long long timeout = cfg_dur(cfg, "notify", "timeout");
+	char *token = NULL, *auth = NULL;
+	struct sms *s;
+
+	if (!*url) {
+		error("no [sms] url configured");
+		return NULL;
+	}
+	if (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) {
+		error("[sms] url must be http:// or https://, not \"%s\"", url);
+		return NULL;
+	}
+	token = cfg_secret(cfg, "sms", "token", NULL);
+	if (!token) {
+		error("cannot read the [sms] token file");
+		return NULL;
+	}
+	if (!*token || strpbrk(token, "\r\n")) {
+		error("the [sms] token file must hold one line");
+		free(token);
+		return NULL;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		error("cannot initialise libcurl");
+		free(token);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	auth = xasprintf("Authorization: Bearer %s", token);
+	s->headers = curl_slist_append(s->headers, auth);
+	s->headers = curl_slist_append(s->headers, "Content-Type: application/json; charset=utf-8");
+	s->headers = curl_slist_append(s->headers, "Expect:");
+	explicit_bzero(auth, strlen(auth));
+	explicit_bzero(token, strlen(token));
+	free(auth);
+	free(token);
+	s->h = curl_easy_init();
+	if (!s->h || !s->headers) {
+		error("cannot create a libcurl handle");
+		sms_close(s);
+		return NULL;
+	}
+	curl_easy_setopt(s->h, CURLOPT_URL, url);
+	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(s->h, CURLOPT_POST, 1L);
+	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->curlerr);
+	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->h, CURLOPT_TIMEOUT, timeout > 0 ? (long)timeout : 30L);
+	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, timeout > 0 ? (long)timeout : 30L);
+	curl_easy_setopt(s->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(s->h, CURLOPT_FOLLOWLOCATION, 0L);
+	if (*ca)
+		curl_easy_setopt(s->h, CURLOPT_CAINFO, ca);
+	return s;
+}
+
+/* The gateway's reason: the "error" (or "message") string of a JSON answer,
+ * else the start of the body; printable, one line. */
+static void answer_reason(const char *body, char *out, size_t n)
+{
+	static const char *const keys[] = { "\"error\"", "\"message\"", "\"reason\"" };
+	const char *p = NULL;
+	size_t o = 0;
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]) && !p; k++) {
+		const char *q = strstr(body, keys[k]);
+
+		if (!q)
+			continue;
+		q += strlen(keys[k]);
+		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+			q++;
+		if (*q++ != ':')
+			continue;
+		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+			q++;
+		if (*q == '"')
+			p = q + 1;
+	}
+	if (!p)
+		p = body;
+	for (; *p && o + 1 < n && o < 200; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (p != body && ch == '"' && p[-1] != '\\')
+			break;
+		out[o++] = ch < ' ' || ch == 0x7f ? ' ' : (char)ch;
+	}
+	/* do not leave half a UTF-8 sequence at the end */
+	while (o && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
+		o--;
+	if (o && ((unsigned char)out[o - 1] & 0xC0) == 0xC0)
+		o--;
+	out[o] = '\0';
+}
+
+enum send_result sms_send(struct sms *s, const char *id, const char *phone, const char *text,
+			  char *why, size_t whyn)
+{
+	char *json = NULL, reason[256];
+	size_t jlen = 0;
+	long code = 0;
+	CURLcode rc;
+	FILE *f;
+
+	f = open_memstream(&json, &jlen);
+	if (!f) {
+		snprintf(why, whyn, "out of memory");
+		return SEND_TRANSIENT;
+	}
+	fputs("{\"id\":", f);
+	json_print_str(f, id);
+	fputs(",\"to\":", f);
+	json_print_str(f, phone);
+	fputs(",\"text\":", f);
+	json_print_str(f, text);
+	fputs("}", f);
+	if (fclose(f)) {
+		free(json);
+		snprintf(why, whyn, "out of memory");
+		return SEND_TRANSIENT;
+	}
+	s->alen = 0;
+	s->answer[0] = '\0';
+	s->curlerr[0] = '\0';
+	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE, (long)jlen);
+	rc = curl_easy_perform(s->h);
+	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, NULL);
+	free(json);
+	if (rc != CURLE_OK) {
+		snprintf(why, whyn, "sms gateway: %s", s->curlerr[0] ? s->curlerr : curl_easy_strerror(rc));
+		switch (rc) {
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+			return SEND_DOWN;
+		default:
+			return SEND_TRANSIENT;
+		}
+	}
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+	if (code >= 200 && code < 300)
+		return SEND_OK;
+	answer_reason(s->answer, reason, sizeof(reason));
+	snprintf(why, whyn, "sms gateway %ld%s%s", code, *reason ? ": " : "", reason);
+	if (code == 401 || code == 403)
+		return SEND_DOWN; /* our token, not the message: stop and retry later */
+	if (code == 429)
+		return SEND_TRANSIENT;
+	if (code >= 400 && code < 500)
+		return SEND_PERMANENT;
+	return SEND_TRANSIENT;
+}
+
+void sms_close(struct sms *s)
+{
+	if (!s)
+		return;
+	if (s->h)
+		curl_easy_cleanup(s->h);
+	curl_slist_free_all(s->headers);
+	free(s);
+	curl_global_cleanup();
+}
+
+const char *mask_phone(const char *phone, char *buf)
+{
+	size_t n = phone ? strlen(phone) : 0;
+
+	if (n < 6 || n > 20)
+		snprintf(buf, 32, "+*******");
+	else
+		snprintf(buf, 32, "%.2s*******%s", phone, phone + n - 2);
+	return buf;
+}
+
+size_t sms_units(const char *utf8)
+{
+	size_t u = 0;
+
+	for (const unsigned char *p = (const unsigned char *)utf8; *p; p++) {
+		if ((*p & 0xC0) == 0x80)
+			continue;
+		u += (*p & 0xF8) == 0xF0 ? 2 : 1;
+	}
+	return u;
+}

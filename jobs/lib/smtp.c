@@ -1,0 +1,170 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "err.h"
+#include "smtp.h"
+
+struct smtp {
+	CURL *h;
+	char *password;
+	long connections;
+	/* the message being uploaded */
+	const char *msg;
+	size_t len, off;
+	char curlerr[CURL_ERROR_SIZE];
+};
+
+static size_t read_cb(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct smtp *s = arg;
+	size_t n = size * nmemb;
+
+	if (n > s->len - s->off)
+		n = s->len - s->off;
+	memcpy(buf, s->msg + s->off, n);
+	s->off += n;
+	return n;
+}
+
+struct smtp *smtp_open(const struct config *cfg)
+{
+	const char *url = cfg_str(cfg, "smtp", "url"), *tls = cfg_str(cfg, "smtp", "tls");
+	const char *ca = cfg_str(cfg, "smtp", "ca_bundle"), *user = cfg_str(cfg, "smtp", "username");
+	long long timeout = cfg_dur(cfg, "notify", "timeout");
+	struct smtp *s;
+	long ssl;
+
+	if (!*url) {
+		error("no [smtp] url configured");
+		return NULL;
+	}
+	if (!strcmp(tls, "smtps")) {
+		if (strncmp(url, "smtps://", 8)) {
+			error("[smtp] tls = smtps needs an smtps:// url, not \"%s\"", url);
+			return NULL;
+		}
+		ssl = CURLUSESSL_ALL;
+	} else if (!strcmp(tls, "starttls") || !strcmp(tls, "none")) {
+		if (strncmp(url, "smtp://", 7)) {
+			error("[smtp] tls = %s needs an smtp:// url, not \"%s\"", tls, url);
+			return NULL;
+		}
+		ssl = strcmp(tls, "none") ? CURLUSESSL_ALL : CURLUSESSL_NONE;
+	} else {
+		error("[smtp] tls must be starttls, smtps or none, not \"%s\"", tls);
+		return NULL;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		error("cannot initialise libcurl");
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	if (*user) {
+		s->password = cfg_secret(cfg, "smtp", "password", NULL);
+		if (!s->password) {
+			error("[smtp] username is set but the password file cannot be read");
+			goto fail;
+		}
+	}
+	s->h = curl_easy_init();
+	if (!s->h) {
+		error("cannot create a libcurl handle");
+		goto fail;
+	}
+	curl_easy_setopt(s->h, CURLOPT_URL, url);
+	curl_easy_setopt(s->h, CURLOPT_USE_SSL, ssl);
+	curl_easy_setopt(s->h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(s->h, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(s->h, CURLOPT_READDATA, s);
+	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->curlerr);
+	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->h, CURLOPT_TIMEOUT, timeout > 0 ? (long)timeout : 30L);
+	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, timeout > 0 ? (long)timeout : 30L);
+	curl_easy_setopt(s->h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	if (*ca)
+		curl_easy_setopt(s->h, CURLOPT_CAINFO, ca);
+	if (*user) {
+		curl_easy_setopt(s->h, CURLOPT_USERNAME, user);
+		curl_easy_setopt(s->h, CURLOPT_PASSWORD, s->password);
+	}
+	return s;
+fail:
+	smtp_close(s);
+	return NULL;
+}
+
+enum send_result smtp_send(struct smtp *s, const char *from, const char *to, const char *msg,
+			   size_t len, char *why, size_t whyn)
+{
+	struct curl_slist *rcpt = NULL;
+	char *env_from = xasprintf("<%s>", from), *env_to = xasprintf("<%s>", to);
+	enum send_result res;
+	long code = 0, conns = 0;
+	CURLcode rc;
+
+	rcpt = curl_slist_append(rcpt, env_to);
+	s->msg = msg;
+	s->len = len;
+	s->off = 0;
+	s->curlerr[0] = '\0';
+	curl_easy_setopt(s->h, CURLOPT_MAIL_FROM, env_from);
+	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, rcpt);
+	rc = curl_easy_perform(s->h);
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+	if (curl_easy_getinfo(s->h, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK)
+		s->connections += conns;
+	/* the options point at our strings: take them back before freeing */
+	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
+	curl_easy_setopt(s->h, CURLOPT_MAIL_FROM, NULL);
+	curl_slist_free_all(rcpt);
+	free(env_from);
+	free(env_to);
+	if (rc == CURLE_OK)
+		return SEND_OK;
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_USE_SSL_FAILED:
+	case CURLE_LOGIN_DENIED:
+		res = SEND_DOWN;
+		break;
+	default:
+		if (code >= 500 && code < 600)
+			res = SEND_PERMANENT;
+		else if (rc == CURLE_OPERATION_TIMEDOUT && conns > 0 && code == 0)
+			res = SEND_DOWN; /* connected but the server never spoke */
+		else
+			res = SEND_TRANSIENT;
+	}
+	if (code)
+		snprintf(why, whyn, "smtp %ld: %s", code, s->curlerr[0] ? s->curlerr : curl_easy_strerror(rc));
+	else
+		snprintf(why, whyn, "smtp: %s", s->curlerr[0] ? s->curlerr : curl_easy_strerror(rc));
+	return res;
+}
+
+long smtp_connections(const struct smtp *s)
+{
+	return s ? s->connections : 0;
+}
+
+void smtp_close(struct smtp *s)
+{
+	if (!s)
+		return;
+	if (s->h)
+		curl_easy_cleanup(s->h);
+	if (s->password) {
+		explicit_bzero(s->password, strlen(s->password));
+		free(s->password);
+	}
+	free(s);
+	curl_global_cleanup();
+}

@@ -1,0 +1,31 @@
+/* SMTP submission with libcurl: one easy handle for the whole run, so the
+ * connection (and its TLS session and authentication) is reused from one
+ * message to the next. [smtp] url, tls (starttls|smtps|none), ca_bundle,
+ * username, password (secret file), from; [notify] timeout. */
+#ifndef ESIA_SMTP_H
+#define ESIA_SMTP_H
+
+#include <stddef.h>
+
+struct config;
+struct smtp;
+
+/* What happened to one message. */
+enum send_result {
+	SEND_OK,        /* accepted by the server */
+	SEND_TRANSIENT, /* try again later (4xx, dropped connection, timeout) */
+	SEND_PERMANENT, /* never going to work (5xx, recipient refused, 4xx for SMS) */
+	SEND_DOWN,      /* the server cannot be reached or refuses us: stop the run */
+};
+
+/* Check the configuration and prepare the handle; NULL after the error. */
+struct smtp *smtp_open(const struct config *cfg);
+/* Send one message (CRLF text as from mail_build) to one recipient. On
+ * failure a one-line reason (no addresses in it) goes to why. */
+enum send_result smtp_send(struct smtp *s, const char *from, const char *to, const char *msg,
+			   size_t len, char *why, size_t whyn);
+/* Connections opened so far (for the log and the tests). */
+long smtp_connections(const struct smtp *s);
+void smtp_close(struct smtp *s);
+
+#endif

@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""A real HTTP server standing in for the SMS gateway in the notify tests.
+
+usage: sms.py DIR
+
+Listens on 127.0.0.1 on a free port and writes it to DIR/port once ready.
+Each POST is appended to DIR/sms.jsonl as {"auth": <Authorization header>,
+"path": ..., "body": <the JSON received>}. The answer is chosen by the
+file DIR/mode (read per request): "200" (default), "500" or "400".
+Stop it with SIGTERM.
+"""
+import json
+import os
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FOLDER = None
+
+
+class Gateway(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def answer(self, code, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            return self.answer(400, {"error": "body is not JSON"})
+        try:
+            with open(os.path.join(FOLDER, "mode")) as f:
+                mode = f.read().strip()
+        except OSError:
+            mode = "200"
+        with open(os.path.join(FOLDER, "sms.jsonl"), "a") as f:
+            f.write(json.dumps({"auth": self.headers.get("Authorization"), "path": self.path,
+                                "mode": mode, "body": body}, ensure_ascii=False) + "\n")
+        if mode == "500":
+            return self.answer(500, {"error": "gateway overloaded"})
+        if mode == "400":
+            return self.answer(400, {"error": "destination not allowed"})
+        return self.answer(200, {"id": body.get("id"), "status": "accepted"})
+
+
+def main():
+    global FOLDER
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    FOLDER = sys.argv[1]
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    tmp = os.path.join(FOLDER, "port.tmp")
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(tmp, os.path.join(FOLDER, "port"))
+    import signal
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""A real SMTP server for the notify tests (Debian's python3-aiosmtpd).
+
+usage: smtp.py DIR [--tls CERT KEY] [--auth USER:PASSWORD]
+
+Listens on 127.0.0.1 on a free port and writes it to DIR/port once ready.
+Each accepted message is stored as a file in the Maildir DIR/Maildir; the
+number of connections accepted so far is kept in DIR/connections.
+Recipients whose local part starts with "refuse" get 550, "tempfail" 451.
+--tls offers STARTTLS and requires it; --auth requires AUTH (PLAIN/LOGIN).
+Stop it with SIGTERM.
+"""
+import asyncio
+import mailbox
+import os
+import signal
+import ssl
+import sys
+
+from aiosmtpd.smtp import SMTP, AuthResult
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+class Handler:
+    def __init__(self, folder):
+        self.folder = folder
+        self.maildir = mailbox.Maildir(os.path.join(folder, "Maildir"), create=True)
+        self.connections = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@")[0]
+        if local.startswith("refuse"):
+            return "550 5.1.1 mailbox unavailable"
+        if local.startswith("tempfail"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.maildir.add(envelope.original_content)
+        return "250 2.0.0 message accepted"
+
+
+class CountingSMTP(SMTP):
+    def connection_made(self, transport):
+        # STARTTLS hands the protocol a second (TLS) transport on the same
+        # TCP connection: count TCP connections only.
+        if transport.get_extra_info("sslcontext") is None:
+            self.event_handler.connections += 1
+            write_atomic(os.path.join(self.event_handler.folder, "connections"),
+                         "%d\n" % self.event_handler.connections)
+        super().connection_made(transport)
+
+
+def main():
+    args = sys.argv[1:]
+    if not args:
+        sys.exit(__doc__)
+    folder = args.pop(0)
+    kw = {"hostname": "localhost", "auth_require_tls": False}
+    while args:
+        opt = args.pop(0)
+        if opt == "--tls":
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(args.pop(0), args.pop(0))
+            kw["tls_context"] = ctx
+            kw["require_starttls"] = True
+        elif opt == "--auth":
+            user, password = args.pop(0).split(":", 1)
+
+            def check(server, session, envelope, mechanism, data):
+                ok = data.login.decode() == user and data.password.decode() == password
+                return AuthResult(success=ok, handled=False)
+
+            kw["authenticator"] = check
+            kw["auth_required"] = True
+        else:
+            sys.exit("unknown option " + opt)
+    handler = Handler(folder)
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(
+        loop.create_server(lambda: CountingSMTP(handler, loop=loop, **kw), "127.0.0.1", 0))
+    write_atomic(os.path.join(folder, "connections"), "0\n")
+    write_atomic(os.path.join(folder, "port"), "%d\n" % server.sockets[0].getsockname()[1])
+    loop.add_signal_handler(signal.SIGTERM, loop.stop)
+    loop.run_forever()
+    server.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# import-responses refuses hostile and wrong packets: each one leaves the
+# database byte-for-byte unchanged (pg_dump of every table but batches), lands
+# in rejected/AGENCY/ with NAME.reason, is counted on the batch, exit 65.
+CONFIG_EXTRA="[pfr]
+max_response_bytes = 200000"
+. "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/sim/testlib.sh"
+# testlib puts its own [pfr] section first; the limit above still applies
+grep -q "max_response_bytes = 200000" "$T/esia-batch.conf" || bail "config"
+
+load 12 3
+requests pfr >/dev/null
+requests fms >/dev/null
+mkdir -p "$SP/inbox/pfr" "$SP/inbox/fms"
+PFR_REQ=$(basename "$(ls "$SP/outbox/pfr"/*.xml)" .xml)
+
+fresh() { # AG [FAULT]: a new answer to the agency's request; prints its path
+	rm -f "$SP/outbox/$1/.sim-answered/"*
+	answer "$1" "${2:-}" | tail -1
+}
+
+# expect NAME AGENCY REASON_REGEX DESCRIPTION: import the one file in the inbox
+expect() {
+	dump "$T/before"
+	eb import-responses
+	is "$RC" 65 "$4: exit 65"
+	dump "$T/after"
+	is "$(cmp -s "$T/before" "$T/after" && echo unchanged)" unchanged "$4: database unchanged"
+	[ -f "$SP/rejected/$2/$1" ] && [ "$(inbox_count)" = 0 ]
+	ok $? "$4: moved to rejected/$2/"
+	like "$(head -1 "$SP/rejected/$2/$1.reason" 2>/dev/null)" "$3" "$4: reason"
+}
+
+put() { cat >"$SP/inbox/$1/$2"; }
+
+printf '<SnilsValidationResponse xmlns="http://kvs.pfr.com/snils-validation/1.0.1"><Result>' | put pfr broken.xml
+expect broken.xml pfr "^unsafe or malformed XML" "malformed XML"
+
+put pfr laughs.xml <<'X'
+<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<SnilsValidationResponse xmlns="http://kvs.pfr.com/snils-validation/1.0.1">&lol9;</SnilsValidationResponse>
+X
+expect laughs.xml pfr "^unsafe or malformed XML" "billion laughs"
+like "$(head -1 "$SP/rejected/pfr/laughs.xml.reason")" "DTD" "billion laughs: the DTD is named as the cause"
+
+echo "secret-$$" >"$T/secret.txt"
+put pfr xxe.xml <<X
+<?xml version="1.0"?>
+<!DOCTYPE r [ <!ENTITY x SYSTEM "file://$T/secret.txt"> ]>
+<SnilsValidationResponse xmlns="http://kvs.pfr.com/snils-validation/1.0.1" PacketId="00000000-0000-4000-8000-000000000001" CreatedAt="2026-01-01T00:00:00Z" Sender="PFR" Recipient="ESIA" RecordCount="1" InReplyTo="$PFR_REQ"><Result CheckId="1"><Status>match</Status><Message>&x;</Message></Result></SnilsValidationResponse>
+X
+expect xxe.xml pfr "^unsafe or malformed XML" "external entity (XXE)"
+unlike "$(cat "$SP/rejected/pfr/xxe.xml.reason") $ERR" "secret-$$" "XXE: the local file was never read into the output"
+
+# a genuinely signed answer, padded past the limit with a trailing comment
+# (outside the exclusive-c14n signature, so only the size is wrong)
+f=$(fresh pfr)
+{ cat "$f"; printf '<!--'; head -c 210000 /dev/zero | tr '\0' x; printf -- '-->'; } >"$T/big" && mv "$T/big" "$f"
+xmlsec1 --verify --trusted-pem "$T/pki/pfr-ca.pem" "$f" >/dev/null 2>&1
+ok $? "oversize: xmlsec1 still accepts the padded packet's signature"
+expect "$(basename "$f")" pfr "^oversize: [0-9]+ bytes, limit 200000" "oversize packet"
+
+f=$(fresh pfr badsig)
+xmlsec1 --verify --trusted-pem "$T/pki/pfr-ca.pem" "$f" >/dev/null 2>&1
+isnt $? 0 "bad signature: xmlsec1 refuses it too"
+expect "$(basename "$f")" pfr "^signature refused: document changed after signing" "bad signature"
+
+f=$(fresh pfr foreign)
+expect "$(basename "$f")" pfr "^signature refused" "signed under a foreign CA"
+like "$(head -1 "$SP/rejected/pfr/$(basename "$f").reason")" "untrusted signer" "foreign CA: named as an untrusted signer"
+
+f=$(fresh pfr expired)
+expect "$(basename "$f")" pfr "^signature refused" "expired signer certificate"
+like "$(head -1 "$SP/rejected/pfr/$(basename "$f").reason")" "certificate expired" "expired: named in the details"
+
+# signature wrapping 1: the signed original moved into ds:Object under a forged
+# root whose results say something else (the signature is kept, last child)
+f=$(fresh pfr)
+xsltproc - "$f" >"$T/wrapped" <<'XSL'
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:p="http://kvs.pfr.com/snils-validation/1.0.1" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
+  <xsl:template match="/p:SnilsValidationResponse">
+    <xsl:copy>
+      <xsl:copy-of select="@*"/>
+      <xsl:for-each select="p:Result">
+        <p:Result CheckId="{@CheckId}"><p:Status>match</p:Status></p:Result>
+      </xsl:for-each>
+      <xsl:for-each select="ds:Signature">
+        <xsl:copy><xsl:copy-of select="@*|node()"/>
+          <ds:Object><xsl:copy-of select="/p:SnilsValidationResponse"/></ds:Object>
+        </xsl:copy>
+      </xsl:for-each>
+    </xsl:copy>
+  </xsl:template>
+</xsl:stylesheet>
+XSL
+mv "$T/wrapped" "$f"
+xmllint --noout --schema "$TOP/formats/pfr-response.xsd" "$f" 2>/dev/null
+ok $? "wrapping: the forged packet is schema-valid"
+expect "$(basename "$f")" pfr "^signature refused" "signature wrapping (original moved under ds:Object)"
+
+# signature wrapping 2: the valid signed packet moved under a new root
+f=$(fresh pfr)
+{ echo '<Envelope xmlns="urn:x">'; sed 1d "$f"; echo '</Envelope>'; } >"$T/w2" && mv "$T/w2" "$f"
+expect "$(basename "$f")" pfr "^not a response packet" "signature wrapping (packet under a new root)"
+
+f=$(fresh pfr wrong-request)
+expect "$(basename "$f")" pfr "^answers no PFR request of ours" "answer to an unknown request"
+
+f=$(fresh pfr unknown-record)
+expect "$(basename "$f")" pfr "^1 record\(s\) not in request $PFR_REQ" "a record id not in the request"
+
+f=$(fresh fms)
+mv "$f" "$SP/inbox/pfr/"
+expect "$(basename "$f")" pfr "^wrong agency: a FMS packet in the PFR folder" "an FMS answer in the PFR inbox"
+
+is "$(sql "SELECT sum(rejected) FROM batches WHERE job = 'import-responses'")" 12 "each refusal counted on its batch"
+is "$(sql "SELECT count(*) FROM batches WHERE job = 'import-responses' AND status = 'partial' AND jsonb_array_length(params->'rejected') = 1")" 12 "each batch is partial and lists the file it refused"
+
+# after all that, the genuine answers still apply
+f=$(fresh pfr)
+f2=$(fresh fms)
+eb import-responses
+is "$RC" 0 "genuine answers apply afterwards"
+is "$(sql "SELECT count(*) FROM checks WHERE state IN ('passed', 'failed')")" 24 "every check answered"
+done_testing

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# status: numbers agree with the database; metrics: the textfile parses as
+# Prometheus text format and follows the ledger; rerun: refusals.
+. "$(dirname "$0")/../lib/harness.sh"
+export PSQL="$PGBIN/psql"
+LR=$(dirname "$EB")/tools/ledger-run
+
+"$TOP/fixtures/load.sh" 300 3 >/dev/null
+sql "UPDATE accounts SET level = 'standard', data_status = 'verified' WHERE id % 3 = 0" >/dev/null
+sql "UPDATE checks SET state = 'error', result = 'timeout' WHERE id % 50 = 0" >/dev/null
+
+eb status
+is "$RC" 0 "status runs"
+std=$(sql "SELECT count(*) FROM accounts WHERE level = 'standard'")
+like "$OUT" "standard +$std\$" "standard accounts count matches ($std)"
+simp=$(sql "SELECT count(*) FROM accounts WHERE level = 'simplified'")
+like "$OUT" "simplified +$simp\$" "simplified accounts count matches ($simp)"
+pend=$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'pending'")
+like "$OUT" "pfr pending +$pend\$" "pending PFR checks match ($pend)"
+err=$(sql "SELECT count(*) FROM checks WHERE state = 'error'")
+like "$OUT" "checks in error .* $err\$" "checks in error listed ($err)"
+
+eb status --json
+is "$RC" 0 "status --json runs"
+printf '%s' "$OUT" >"$T/status.json"
+got=$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["accounts"]["standard"], d["checks"]["fms pending"])' "$T/status.json")
+is "$got" "$std $(sql "SELECT count(*) FROM checks WHERE agency = 'fms' AND state = 'pending'")" "JSON numbers match the database"
+
+# metrics follow the ledger and parse as Prometheus text format
+export LEDGER_METRICS="$T/metrics/esia.prom"
+"$LR" metrics-job >/dev/null 2>&1
+ESIA_FAULT=ledger-run.hold:sleep=20 "$LR" metrics-job >"$T/v" 2>&1 &
+v=$!
+for _ in $(seq 50); do grep -q batch "$T/v" && break; sleep 0.1; done
+kill -9 $v; wait $v 2>/dev/null
+"$LR" metrics-job >/dev/null 2>&1
+ok $? "metrics written by batch_finish"
+cat >"$T/promparse.py" <<'PY'
+import re, sys
+# Prometheus text exposition format: HELP/TYPE comments and samples.
+name = r'[a-zA-Z_:][a-zA-Z0-9_:]*'
+label = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+sample = re.compile(r'^(%s)(\{(%s)(,%s)*\})? (-?[0-9.eE+]+|NaN|\+Inf|-Inf)$' % (name, label, label))
+types, seen = {}, {}
+for ln in open(sys.argv[1]):
+    ln = ln.rstrip('\n')
+    if ln.startswith('# TYPE '):
+        _, _, n, t = ln.split(' ', 3)
+        assert t in ('gauge', 'counter'), ln
+        types[n] = t
+    elif ln.startswith('# HELP ') or not ln:
+        continue
+    else:
+        m = sample.match(ln)
+        assert m, 'bad sample line: ' + ln
+        assert m.group(1) in types, 'sample before its TYPE: ' + ln
+        seen[(m.group(1), m.group(2))] = float(m.group(5))
+print(int(seen[('esia_batch_failures_total', '{job="metrics-job",scope=""}')]),
+      int(seen[('esia_batch_records_total', '{job="metrics-job",scope=""}')]),
+      seen[('esia_batch_last_success_timestamp_seconds', '{job="metrics-job",scope=""}')] > 1.7e9)
+PY
+got=$(/usr/bin/python3 "$T/promparse.py" "$LEDGER_METRICS" 2>&1)
+is "$got" "1 2 True" "metrics parse; 1 abandoned run, 2 records, a success timestamp"
+is "$(stat -c %a "$LEDGER_METRICS")" 644 "metrics file readable by node_exporter"
+unset LEDGER_METRICS
+
+# rerun refusals
+ok_id=$(sql "SELECT id FROM batches WHERE status = 'succeeded' ORDER BY id LIMIT 1")
+eb rerun "$ok_id"
+is "$RC" 1 "rerun of a succeeded batch is refused"
+like "$ERR" "succeeded; nothing to redo" "and says why"
+ab_id=$(sql "SELECT id FROM batches WHERE status = 'abandoned' LIMIT 1")
+eb rerun "$ab_id"
+is "$RC" 1 "rerun of a batch without a recorded command line is refused"
+like "$ERR" "did not record its command line" "and says why"
+eb rerun 424242
+like "$ERR" "no batch 424242" "rerun of a missing batch"
+eb rerun
+is "$RC" 2 "rerun without an id is a usage error"
+done_testing

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# cron/: every scheduled command is a real command with valid options, the
+# crontab lines are well-formed, the timers' calendars parse.
+. "$(dirname "$0")/../lib/harness.sh"
+
+n=0
+while read -r m h dom mon dow user cmd; do
+	case "$m" in ''|'#'*|*=*) continue ;; esac
+	n=$((n + 1))
+	for f in "$m" "$h" "$dom" "$mon" "$dow"; do
+		printf '%s' "$f" | grep -Eq '^(\*|[0-9]+)(/[0-9]+)?(,[0-9]+)*$' || ok 1 "crontab field '$f'"
+	done
+	is "$user" esia-batch "crontab runs as esia-batch: $cmd"
+	sub=$(printf '%s\n' "$cmd" | awk '{ for (i = 2; i <= NF; i++) if ($i !~ /^-/) { print $i; exit } }')
+	eb help "$sub"
+	is "$RC" 0 "scheduled command exists: $sub"
+done <"$TOP/cron/crontab"
+[ "$n" -ge 6 ]; ok $? "crontab schedules every job ($n lines)"
+
+for t in "$TOP"/cron/*.timer; do
+	svc=${t%.timer}.service
+	[ -f "$svc" ]; ok $? "$(basename "$t") has its service"
+	cal=$(sed -n 's/^OnCalendar=//p' "$t")
+	if command -v systemd-analyze >/dev/null 2>&1; then
+		systemd-analyze calendar "$cal" >/dev/null 2>&1
+		ok $? "$(basename "$t") calendar '$cal' parses"
+	fi
+	cmd=$(sed -n 's/^ExecStart=[^ ]* --quiet //p' "$svc")
+	eb help "${cmd%% *}"
+	is "$RC" 0 "$(basename "$svc") runs a real command (${cmd%% *})"
+done
+done_testing

@@ -1,0 +1,21 @@
+/* Masks for personal data in logs, and key=value quoting. */
+#include "log.h"
+#include "tap.h"
+
+int main(void)
+{
+	char b[64];
+
+	is_str(mask_snils("112-233-445 95", b), "***-***-*45 95", "SNILS masked as in the issue");
+	is_str(mask_snils("11223344595", b), "***-***-*45 95", "SNILS digits only");
+	is_str(mask_snils("123", b), "***-***-*** **", "malformed SNILS fully masked");
+	is_str(mask_passport("4509 123456", b), "** ** ***456", "passport keeps last 3 digits");
+	is_str(mask_passport("45", b), "** ** ******", "malformed passport fully masked");
+	is_str(mask_code("1234 5678 9012 3456", b), "****-****-****-****", "code fully masked");
+	ok(!strstr(mask_code("1234567890123456", b), "3456"), "no digit of a code survives");
+	is_str(log_quote("plain", b, sizeof(b)), "plain", "plain value unquoted");
+	is_str(log_quote("two words", b, sizeof(b)), "\"two words\"", "space quoted");
+	is_str(log_quote("a\"b", b, sizeof(b)), "\"a\\\"b\"", "quote escaped");
+	is_str(log_quote("", b, sizeof(b)), "\"\"", "empty quoted");
+	return done_testing();
+}
