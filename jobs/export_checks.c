@@ -137,18 +137,6 @@ static const char *arr_done(struct sbuf *b)
 	return b->s;
 }
 
-/* Array literals: checks refused locally (id, reason, and the sent_at and
- * data_version the claim replaced), checks claimed but put back (over
- * max_bytes) with what the claim replaced. */
-enum arr { A_BAD_ID, A_BAD_REASON, A_BAD_SENT, A_BAD_DV, A_BACK_ID, A_BACK_SENT, A_BACK_DV,
-	   A_BACK_RESULT, A_BACK_REASON, A_N };
-
-/* Append a quoted element, or NULL. */
-static void arr_opt(struct sbuf *b, const char *v)
-{
-	arr_item(b, v ? v : "NULL", v != NULL);
-}
-
 /* State of one agency's run. */
 struct run {
 	struct ctx *ctx;
@@ -166,7 +154,7 @@ struct run {
 	long long last_id;  /* highest id this packet consumed */
 	char upload_error[256];
 	xmlBufferPtr xbuf; /* the text writer's output, reused per packet */
-	struct sbuf a[A_N]; /* array literals for the statements after the claim */
+	struct sbuf sent_ids, sent_versions, bad_ids, bad_reasons, stale_ids;
 };
 
 /* ---- 1. sweep: orphan files, temporaries ---- */
@@ -314,43 +302,22 @@ fail:
 /* ---- 3. packets ---- */
 
 enum col { C_ID, C_ACCOUNT, C_VERSION, C_STALE, C_FAMILY, C_FIRST, C_PATRONYMIC, C_GENDER,
-	   C_BIRTH, C_SNILS, C_SERIES, C_NUMBER, C_ISSUED, C_ISSUER, C_OLD_SENT, C_OLD_VERSION,
-	   C_OLD_RESULT, C_OLD_REASON };
+	   C_BIRTH, C_SNILS, C_SERIES, C_NUMBER, C_ISSUED, C_ISSUER };
 
-/* Claim and mark in one statement: lock up to $2 pending checks with ids above
- * $3 (FOR UPDATE SKIP LOCKED, in the order of checks_work_idx: a range scan
- * from where the last packet stopped, not a walk over the rows already sent),
- * mark them sent in packet $4 (whose row this transaction inserted first, so
- * the foreign key holds) and return their data in id order, with the values
- * the update replaced so that the checks this packet does not take (refused
- * locally, or over max_bytes) can be put back as they were. A check whose
- * account already has a newer check of this agency is superseded instead.
- * All of it commits, or not, with the packet's file written. */
 static const char claim_sql[] =
-	"WITH c AS ("
-	" SELECT ch.id, ch.account_id, a.data_version AS dv,"
+	"DECLARE claim NO SCROLL CURSOR FOR"
+	" SELECT ch.id, ch.account_id, a.data_version,"
 	"  ch.data_version < a.data_version AND EXISTS (SELECT 1 FROM checks n"
 	"   WHERE n.account_id = ch.account_id AND n.agency = ch.agency"
-	"   AND n.data_version > ch.data_version) AS stale,"
+	"   AND n.data_version > ch.data_version),"
 	"  a.family_name, a.first_name, a.patronymic, a.gender, a.birth_date, a.snils,"
-	"  a.passport_series, a.passport_number, a.passport_issue_date, a.passport_issuer_code,"
-	"  ch.sent_at AS old_sent, ch.data_version AS old_dv, ch.result AS old_result,"
-	"  ch.reason AS old_reason"
+	"  a.passport_series, a.passport_number, a.passport_issue_date, a.passport_issuer_code"
 	" FROM checks ch JOIN accounts a ON a.id = ch.account_id"
 	" WHERE ch.agency = $1 AND ch.state = 'pending' AND ch.id > $3::bigint"
+	/* the order of checks_work_idx: a range scan from where the last packet
+	 * stopped, not a walk over the rows already sent */
 	" ORDER BY ch.agency, ch.state, ch.id LIMIT $2::bigint"
-	" FOR UPDATE OF ch SKIP LOCKED),"
-	" u AS (UPDATE checks ch SET"
-	"  state = CASE WHEN c.stale THEN 'superseded' ELSE 'sent' END,"
-	"  packet_id = CASE WHEN c.stale THEN NULL ELSE $4::uuid END,"
-	"  attempts = CASE WHEN c.stale THEN ch.attempts ELSE ch.attempts + 1 END,"
-	"  sent_at = CASE WHEN c.stale THEN ch.sent_at ELSE now() END,"
-	"  data_version = CASE WHEN c.stale THEN ch.data_version ELSE c.dv END,"
-	"  result = CASE WHEN c.stale THEN ch.result END,"
-	"  reason = CASE WHEN c.stale THEN 'newer data is being checked' END"
-	" FROM c WHERE ch.id = c.id"
-	" RETURNING c.*)"
-	" SELECT * FROM u ORDER BY id";
+	" FOR UPDATE OF ch SKIP LOCKED";
 
 static const char *val(PGresult *res, int i, enum col c)
 {
@@ -484,16 +451,6 @@ out:
 	return ret;
 }
 
-/* Remember claimed row i to be put back to pending as it was. */
-static void put_back(struct run *r, PGresult *res, int i)
-{
-	arr_item(&r->a[A_BACK_ID], val(res, i, C_ID), 0);
-	arr_opt(&r->a[A_BACK_SENT], val(res, i, C_OLD_SENT));
-	arr_item(&r->a[A_BACK_DV], val(res, i, C_OLD_VERSION), 0);
-	arr_opt(&r->a[A_BACK_RESULT], val(res, i, C_OLD_RESULT));
-	arr_opt(&r->a[A_BACK_REASON], val(res, i, C_OLD_REASON));
-}
-
 /* One packet in one transaction. Returns 1 if it did something (more may be
  * waiting), 0 when nothing was pending, -1 on error. */
 static int one_packet(struct run *r)
@@ -521,8 +478,11 @@ static int one_packet(struct run *r)
 	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	fname = xasprintf("%s.xml", packet_id);
 	path = xasprintf("%s/%s", r->outdir, fname);
-	for (int k = 0; k < A_N; k++)
-		sb_reset(&r->a[k]);
+	sb_reset(&r->sent_ids);
+	sb_reset(&r->sent_versions);
+	sb_reset(&r->bad_ids);
+	sb_reset(&r->bad_reasons);
+	sb_reset(&r->stale_ids);
 
 	r->last_id = r->after_id;
 	if (db_begin(r->c) < 0)
@@ -533,28 +493,10 @@ static int one_packet(struct run *r)
 			goto fail;
 	}
 	{
-		/* the row first, so that the checks may point at it; its digest,
-		 * size and count are filled in once the file is written */
-		const char *p[4] = { packet_id, r->ag->name, bid, fname };
-		if (db_exec(r->c,
-			    "INSERT INTO packets (id, direction, agency, batch_id, file_name,"
-			    " sha256, records, bytes, status)"
-			    " VALUES ($1, 'request', $2, $3, $4, repeat('0', 64), 0, 0, 'written')",
-			    4, p) < 0)
-			goto fail;
-	}
-	{
-		const char *p[4] = { r->ag->name, lim, after, packet_id };
+		const char *p[3] = { r->ag->name, lim, after };
 		snprintf(after, sizeof after, "%lld", r->after_id);
-		res = db_query(r->c, claim_sql, 4, p);
-		if (!res)
+		if (db_exec(r->c, claim_sql, 3, p) < 0)
 			goto fail;
-	}
-	got = PQntuples(res);
-	if (!got) {
-		db_rollback(r->c);
-		ret = 0;
-		goto out;
 	}
 
 	xmlBufferEmpty(r->xbuf);
@@ -575,93 +517,71 @@ static int one_packet(struct run *r)
 		goto fail;
 	}
 
-	for (int i = 0, full = 0; i < got; i++) {
-		char why[160];
-		int before = xmlBufferLength(r->xbuf), wr;
-		long long cid = atoll(val(res, i, C_ID));
+	for (int full = 0; !full;) {
+		int rows;
 
-		if (!strcmp(PQgetvalue(res, i, C_STALE), "t")) {
-			/* the claim already marked it superseded */
-			stale++;
-			if (!full)
-				r->last_id = cid;
-			continue;
-		}
-		if (full) {
-			put_back(r, res, i);
-			continue;
-		}
-		wr = write_record(r, w, res, i, why, sizeof why);
-		if (wr < 0) {
-			error("cannot write record %s", val(res, i, C_ID));
+		res = db_query(r->c, "FETCH 1000 FROM claim", 0, NULL);
+		if (!res)
 			goto fail;
-		}
-		if (wr == 0) {
-			arr_item(&r->a[A_BAD_ID], val(res, i, C_ID), 0);
-			arr_item(&r->a[A_BAD_REASON], why, 1);
-			arr_opt(&r->a[A_BAD_SENT], val(res, i, C_OLD_SENT));
-			arr_item(&r->a[A_BAD_DV], val(res, i, C_OLD_VERSION), 0);
-			refused++;
-			r->last_id = cid;
-			log_event(LOG_LVL_INFO, "export.refused", "agency=%s check=%s reason=\"%s\"",
-				  r->ag->name, val(res, i, C_ID), why);
-			continue;
-		}
-		if (xmlBufferLength(r->xbuf) + SIG_RESERVE + 64 > r->max_bytes) {
-			/* does not fit: take it back, it stays pending */
-			r->xbuf->use = (unsigned)before;
-			r->xbuf->content[before] = '\0';
-			full = 1;
-			if (!records) {
-				error("[%s] max_bytes %lld is too small for one record",
-				      r->ag->name, r->max_bytes);
+		rows = PQntuples(res);
+		if (!rows)
+			break;
+		got += rows;
+		for (int i = 0; i < rows && !full; i++) {
+			char why[160];
+			int before = xmlBufferLength(r->xbuf), wr;
+			long long cid = atoll(val(res, i, C_ID));
+
+			if (!strcmp(PQgetvalue(res, i, C_STALE), "t")) {
+				arr_item(&r->stale_ids, val(res, i, C_ID), 0);
+				stale++;
+				r->last_id = cid;
+				continue;
+			}
+			wr = write_record(r, w, res, i, why, sizeof why);
+			if (wr < 0) {
+				error("cannot write record %s", val(res, i, C_ID));
 				goto fail;
 			}
-			put_back(r, res, i);
-			continue;
+			if (wr == 0) {
+				arr_item(&r->bad_ids, val(res, i, C_ID), 0);
+				arr_item(&r->bad_reasons, why, 1);
+				refused++;
+				r->last_id = cid;
+				log_event(LOG_LVL_INFO, "export.refused", "agency=%s check=%s reason=\"%s\"",
+					  r->ag->name, val(res, i, C_ID), why);
+				continue;
+			}
+			if (xmlBufferLength(r->xbuf) + SIG_RESERVE + 64 > r->max_bytes) {
+				/* does not fit: take it back, it stays pending */
+				r->xbuf->use = (unsigned)before;
+				r->xbuf->content[before] = '\0';
+				full = 1;
+				if (!records) {
+					error("[%s] max_bytes %lld is too small for one record",
+					      r->ag->name, r->max_bytes);
+					goto fail;
+				}
+				break;
+			}
+			arr_item(&r->sent_ids, val(res, i, C_ID), 0);
+			arr_item(&r->sent_versions, val(res, i, C_VERSION), 0);
+			records++;
+			r->last_id = cid;
 		}
-		records++;
-		r->last_id = cid;
+		PQclear(res);
+		res = NULL;
+		if (rows < FETCH_ROWS)
+			break;
 	}
-	PQclear(res);
-	res = NULL;
+	if (db_exec(r->c, "CLOSE claim", 0, NULL) < 0)
+		goto fail;
+	if (!got) {
+		db_rollback(r->c);
+		ret = 0;
+		goto out;
+	}
 	r->claimed += records + refused + stale;
-
-	if (r->a[A_BACK_ID].len) {
-		/* claimed but not in this packet: pending again, as they were */
-		const char *p[5] = { arr_done(&r->a[A_BACK_ID]), arr_done(&r->a[A_BACK_SENT]),
-				     arr_done(&r->a[A_BACK_DV]), arr_done(&r->a[A_BACK_RESULT]),
-				     arr_done(&r->a[A_BACK_REASON]) };
-		if (db_exec(r->c,
-			    "UPDATE checks c SET state = 'pending', packet_id = NULL,"
-			    " attempts = c.attempts - 1, sent_at = v.s, data_version = v.dv,"
-			    " result = v.res, reason = v.why"
-			    " FROM unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::text[],"
-			    "             $5::text[]) AS v (id, s, dv, res, why)"
-			    " WHERE c.id = v.id",
-			    5, p) < 0)
-			goto fail;
-	}
-	if (refused) {
-		const char *p[6] = { arr_done(&r->a[A_BAD_ID]), arr_done(&r->a[A_BAD_REASON]), bid,
-				     r->ag->name, arr_done(&r->a[A_BAD_SENT]),
-				     arr_done(&r->a[A_BAD_DV]) };
-		if (db_exec(r->c,
-			    "WITH f AS (UPDATE checks c SET state = 'failed', result = 'local_invalid',"
-			    "   reason = v.reason, answered_at = now(), packet_id = NULL,"
-			    "   attempts = c.attempts - 1, sent_at = v.s, data_version = v.dv"
-			    "   FROM unnest($1::bigint[], $2::text[], $5::timestamptz[], $6::int[])"
-			    "     AS v (id, reason, s, dv)"
-			    "   WHERE c.id = v.id RETURNING c.id, c.account_id, v.reason),"
-			    " a AS (UPDATE accounts SET data_status = 'rejected',"
-			    "   data_reject_reason = f.reason, updated_at = now()"
-			    "   FROM f WHERE accounts.id = f.account_id)"
-			    " SELECT enqueue_notice(f.account_id, 'check_failed', 'check_failed:' || f.id,"
-			    "   jsonb_build_object('agency', $4::text, 'reason', f.reason), $3::bigint)"
-			    " FROM f",
-			    6, p) < 0)
-			goto fail;
-	}
 
 	if (records) {
 		if (xmlTextWriterEndDocument(w) < 0) {
@@ -687,17 +607,50 @@ static int one_packet(struct run *r)
 		snprintf(nrec, sizeof nrec, "%lld", records);
 		snprintf(nbytes, sizeof nbytes, "%d", signedlen);
 		{
-			const char *p[4] = { packet_id, hex, nrec, nbytes };
+			const char *p[7] = { packet_id, r->ag->name, bid, fname, hex, nrec, nbytes };
 			if (db_exec(r->c,
-				    "UPDATE packets SET sha256 = $2, records = $3, bytes = $4"
-				    " WHERE id = $1",
-				    4, p) < 0)
+				    "INSERT INTO packets (id, direction, agency, batch_id, file_name,"
+				    " sha256, records, bytes, status)"
+				    " VALUES ($1, 'request', $2, $3, $4, $5, $6, $7, 'written')",
+				    7, p) < 0)
 				goto fail;
 		}
-	} else {
-		/* nothing went out: no packet (no check points at it any more) */
-		const char *p[1] = { packet_id };
-		if (db_exec(r->c, "DELETE FROM packets WHERE id = $1", 1, p) < 0)
+		{
+			const char *p[3] = { packet_id, arr_done(&r->sent_ids),
+					     arr_done(&r->sent_versions) };
+			if (db_exec(r->c,
+				    "UPDATE checks c SET state = 'sent', packet_id = $1,"
+				    " attempts = c.attempts + 1, sent_at = now(),"
+				    " data_version = v.dv, result = NULL, reason = NULL"
+				    " FROM unnest($2::bigint[], $3::int[]) AS v (id, dv)"
+				    " WHERE c.id = v.id",
+				    3, p) < 0)
+				goto fail;
+		}
+	}
+	if (refused) {
+		const char *p[4] = { arr_done(&r->bad_ids), arr_done(&r->bad_reasons), bid,
+				     r->ag->name };
+		if (db_exec(r->c,
+			    "WITH f AS (UPDATE checks c SET state = 'failed', result = 'local_invalid',"
+			    "   reason = v.reason, answered_at = now()"
+			    "   FROM unnest($1::bigint[], $2::text[]) AS v (id, reason)"
+			    "   WHERE c.id = v.id RETURNING c.id, c.account_id, v.reason),"
+			    " a AS (UPDATE accounts SET data_status = 'rejected',"
+			    "   data_reject_reason = f.reason, updated_at = now()"
+			    "   FROM f WHERE accounts.id = f.account_id)"
+			    " SELECT enqueue_notice(f.account_id, 'check_failed', 'check_failed:' || f.id,"
+			    "   jsonb_build_object('agency', $4::text, 'reason', f.reason), $3::bigint)"
+			    " FROM f",
+			    4, p) < 0)
+			goto fail;
+	}
+	if (stale) {
+		const char *p[1] = { arr_done(&r->stale_ids) };
+		if (db_exec(r->c,
+			    "UPDATE checks SET state = 'superseded', reason = 'newer data is being checked'"
+			    " WHERE id = ANY ($1::bigint[])",
+			    1, p) < 0)
 			goto fail;
 	}
 	r->b.records += records;
@@ -966,8 +919,11 @@ finish:
 out:
 	if (r.xbuf)
 		xmlBufferFree(r.xbuf);
-	for (int k = 0; k < A_N; k++)
-		free(r.a[k].s);
+	free(r.sent_ids.s);
+	free(r.sent_versions.s);
+	free(r.bad_ids.s);
+	free(r.bad_reasons.s);
+	free(r.stale_ids.s);
 	free(r.outdir);
 	free(params);
 	return ret;
