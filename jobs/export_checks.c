@@ -18,6 +18,7 @@
  * up in exactly one live packet. */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -970,6 +971,13 @@ CMD(cmd_export_checks)
 	if (limit_s && (parse_int(limit_s, &limit) < 0 || limit < 1))
 		return usage_error(usage, "--limit needs a positive number, not \"%s\"", limit_s);
 
+	/* Every packet allocates and frees the same few MiB (the claimed rows,
+	 * the streamed packet, its DOM, the signed copy). Keep that memory in
+	 * the process instead of giving it back to the kernel after each packet
+	 * and faulting it in again (perf: ~15% of our CPU in page faults and
+	 * brk); the peak stays what one packet needs. */
+	mallopt(M_TRIM_THRESHOLD, 32 << 20);
+	mallopt(M_MMAP_THRESHOLD, 16 << 20);
 	c = ctx_connect(ctx);
 	if (!c)
 		return EXIT_TEMPFAIL;
