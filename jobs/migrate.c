@@ -22,11 +22,20 @@ static const char help[] =
 	"\n"
 	"Exit: 0 done, 1 failed, 2 usage, 75 database unreachable.\n";
 
+static int is_applied(PGresult *done, int version)
+{
+	for (int i = 0; i < PQntuples(done); i++)
+		if (atoi(PQgetvalue(done, i, 0)) == version)
+			return 1;
+	return 0;
+}
+
 CMD(cmd_migrate)
 {
 	int status_only = 0, have = 0, newest = migrations[n_migrations - 1].version;
-	int applied = 0, ret = EXIT_FAILED;
+	int applied = 0, missing = 0, ret = EXIT_FAILED;
 	PGconn *c = NULL;
+	PGresult *done = NULL;
 	char *v = NULL;
 
 	if (wants_help(argc, argv)) {
@@ -53,9 +62,17 @@ CMD(cmd_migrate)
 	if (!v)
 		goto out;
 	have = atoi(v);
+	/* Versions are applied by presence, not by "above the newest": a
+	 * migration numbered below one already applied (branches landing in
+	 * another order) is still applied once. */
+	done = db_query(c, "SELECT version FROM schema_version", 0, NULL);
+	if (!done)
+		goto out;
+	for (int i = 0; i < n_migrations; i++)
+		missing += !is_applied(done, migrations[i].version);
 	if (status_only) {
 		printf("database schema version %d, binary knows %d%s\n", have, newest,
-		       have < newest ? " (migrate needed)" : "");
+		       missing ? " (migrate needed)" : "");
 		ret = have > newest ? EXIT_FAILED : 0;
 		goto out;
 	}
@@ -70,7 +87,7 @@ CMD(cmd_migrate)
 		const char *p[2] = { ver, m->name };
 		char what[160];
 
-		if (m->version <= have)
+		if (is_applied(done, m->version))
 			continue;
 		snprintf(what, sizeof(what), "migration %s", m->name);
 		if (db_script(c, m->sql, what))
@@ -102,6 +119,7 @@ out:
 	if (ret && c)
 		db_rollback(c);
 	free(v);
+	PQclear(done);
 	PQfinish(c);
 	return ret;
 }
