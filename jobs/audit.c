@@ -48,9 +48,9 @@ static const char help[] =
 	"          held to it), and check the chain: positions 1..N with no gap, each\n"
 	"          archive's prev = SHA-256 of the one before. One line per archive:\n"
 	"          \"OK path ...\" or \"FAIL path: what failed\".\n"
-	"          The manifest signer must be O= [signer] sender (ESIA) and is checked\n"
-	"          as of the archive's creation (so archives outlive the certificate);\n"
-	"          packet signatures are checked as of now.\n"
+	"          The manifest signer must be O= [signer] sender (ESIA). Every\n"
+	"          certificate is judged as of the archive's signed creation time, so\n"
+	"          archives outlive the certificates that signed them.\n"
 	"\n"
 	"Options:\n"
 	"  --archive-dir DIR  archive folder (default: [spool] archive)\n"
@@ -244,7 +244,7 @@ static int packet_policy(const struct opts *o, const char *path, const char **tr
 
 /* Check one packet's XML-DSig; 0 valid, -1 with why. */
 static int packet_sig(const char *buf, size_t len, const char *name, const char *trust,
-		      const char *org, char *why, size_t n)
+		      const char *org, long long at, char *why, size_t n)
 {
 	xmlDocPtr doc;
 	int ret;
@@ -256,7 +256,7 @@ static int packet_sig(const char *buf, size_t len, const char *name, const char 
 	doc = safexml_read_mem(buf, len, MANIFEST_MAX_BYTES, name, why, n);
 	if (!doc)
 		return -1;
-	ret = xmlsig_verify(doc, trust, org, why, n);
+	ret = xmlsig_verify_at(doc, trust, org, at, why, n);
 	xmlFreeDoc(doc);
 	return ret;
 }
@@ -265,6 +265,7 @@ struct verify_ctx {
 	const struct opts *o;
 	struct strlist *fails;
 	int packets;
+	long long at; /* the archive's signed creation time: certificates are judged as of then */
 };
 
 static void verify_member(void *arg, const char *path, const char *buf, size_t len, int hash_ok)
@@ -277,7 +278,7 @@ static void verify_member(void *arg, const char *path, const char *buf, size_t l
 	if (!buf || !packet_policy(v->o, path, &trust, org, sizeof(org)))
 		return;
 	v->packets++;
-	if (packet_sig(buf, len, path, trust, org, why, sizeof(why)))
+	if (packet_sig(buf, len, path, trust, org, v->at, why, sizeof(why)))
 		strlist_add(v->fails, "packet %s: signature: %s", path, why);
 }
 
@@ -348,7 +349,7 @@ static void check_link(struct index *ix, struct arc *a, struct strlist *fails)
 static int verify_one(struct index *ix, struct arc *a, const struct opts *o)
 {
 	struct strlist fails = { 0 };
-	struct verify_ctx v = { o, &fails, 0 };
+	struct verify_ctx v = { o, &fails, 0, made_at(a) };
 	char why[300], who[256] = "", *all, num[32];
 	const char *base;
 	int good;
@@ -609,7 +610,7 @@ static int cmd_show(struct opts *o, const char *want)
 	if (packet_policy(o, member, &trust, org, sizeof(org))) {
 		if (!trust || !*trust)
 			fprintf(stderr, "packet signature: not checked (no trust anchor; use --trust)\n");
-		else if (packet_sig(buf, len, member, trust, org, why, sizeof(why))) {
+		else if (packet_sig(buf, len, member, trust, org, made_at(a), why, sizeof(why))) {
 			fprintf(stderr, "packet signature: INVALID: %s\n", why);
 			bad = 1;
 		} else {

@@ -495,8 +495,8 @@ static void subject_line(X509 *x, char *buf, size_t n)
 
 /* The certificate chain from KeyInfo, checked against the anchor only.
  * On success *leaf_out holds the signer's certificate (caller frees). */
-static int check_certificate(xmlNodePtr sig, const char *anchor, const char *org, X509 **leaf_out,
-			     char *why, size_t n)
+static int check_certificate(xmlNodePtr sig, const char *anchor, const char *org, long long at,
+			     X509 **leaf_out, char *why, size_t n)
 {
 	STACK_OF(X509) *chain = sk_X509_new_null();
 	X509_STORE *store = NULL;
@@ -559,6 +559,8 @@ static int check_certificate(xmlNodePtr sig, const char *anchor, const char *org
 		fail(why, n, "cannot set up certificate verification");
 		goto out;
 	}
+	if (at)
+		X509_STORE_CTX_set_time(sc, 0, (time_t)at);
 	subject_line(leaf, subj, sizeof subj);
 	if (X509_verify_cert(sc) != 1) {
 		err = X509_STORE_CTX_get_error(sc);
@@ -621,6 +623,12 @@ static xmlSecKeyPtr key_from_cert(X509 *x)
 int xmlsig_verify(xmlDocPtr doc, const char *trust_anchor_pem, const char *expected_org,
 		  char *why, size_t n)
 {
+	return xmlsig_verify_at(doc, trust_anchor_pem, expected_org, 0, why, n);
+}
+
+int xmlsig_verify_at(xmlDocPtr doc, const char *trust_anchor_pem, const char *expected_org,
+		     long long at, char *why, size_t n)
+{
 	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL, sig = NULL, last;
 	xmlSecDSigCtxPtr ctx = NULL;
 	X509 *leaf = NULL;
@@ -643,7 +651,7 @@ int xmlsig_verify(xmlDocPtr doc, const char *trust_anchor_pem, const char *expec
 		return fail(why, n, "signature is not the last child of the document root");
 	if (check_profile(sig, why, n) < 0)
 		return -1;
-	if (check_certificate(sig, trust_anchor_pem, expected_org, &leaf, why, n) < 0)
+	if (check_certificate(sig, trust_anchor_pem, expected_org, at, &leaf, why, n) < 0)
 		return -1;
 
 	ctx = xmlSecDSigCtxCreate(NULL);

@@ -64,5 +64,10 @@ int xmlsig_sign(xmlDocPtr doc, const struct signer *s);
  * (digest mismatch)", "signature value invalid", ... */
 int xmlsig_verify(xmlDocPtr doc, const char *trust_anchor_pem, const char *expected_org,
 		  char *why, size_t n);
+/* The same, with the certificate's validity judged as of `at` (seconds since
+ * the epoch; 0 = now): auditors check an archived packet as of when it was
+ * archived, so archives outlive the agencies' certificates. */
+int xmlsig_verify_at(xmlDocPtr doc, const char *trust_anchor_pem, const char *expected_org,
+		     long long at, char *why, size_t n);
 
 #endif

@@ -40,10 +40,15 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 CNF
 
-mkca() { # NAME ORG
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.pem" -days 3650 \
-		-subj "/CN=$1/O=$2" -addext "basicConstraints=critical,CA:true" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+mkca() { # NAME ORG -- valid 2015..2039, so certificates can be judged as of a past date
+	: >index.txt
+	[ -f serial ] || echo 1000 >serial
+	openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" \
+		-subj "/CN=$1/O=$2" 2>/dev/null
+	openssl ca -batch -selfsign -config ca.cnf -keyfile "$1.key" -in "$1.csr" -out "$1.pem" \
+		-startdate 20150101000000Z -enddate 20391231000000Z -extensions v3_ca -notext \
+		>/dev/null 2>&1
+	rm -f "$1.csr"
 }
 
 mkleaf() { # NAME ORG CA START END

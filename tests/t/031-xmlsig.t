@@ -63,6 +63,9 @@ like "$(verify "$P/pfr-ca.pem" FMS "$T/peer.xml")" "^signer organisation is PFR,
 
 peer_sign pfr-expired "$T/t-good.xml" "$T/expired.xml" || diag "$(cat "$T/xmlsec.err")"
 like "$(verify "$P/pfr-ca.pem" PFR "$T/expired.xml")" "^certificate expired" "an expired certificate is refused"
+# judged as of a time inside its validity (mid-2019), as audit does for archives
+is "$("$XT" verify "$P/pfr-ca.pem" PFR "$T/expired.xml" 1561939200 2>&1)" valid "valid as of a time when the certificate was"
+like "$("$XT" verify "$P/pfr-ca.pem" PFR "$T/expired.xml" 1104537600 2>&1)" "^certificate not yet valid" "and not before it was issued"
 peer_sign foreign-signer "$T/t-good.xml" "$T/foreign.xml" || diag "$(cat "$T/xmlsec.err")"
 like "$(verify "$P/pfr-ca.pem" PFR "$T/foreign.xml")" "^untrusted signer" "a foreign certificate is refused"
 

@@ -36,8 +36,9 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	if (argc < 2 || (strcmp(argv[1], "sign") && strcmp(argv[1], "verify")) ||
-	    (!strcmp(argv[1], "sign") && argc != 6) || (!strcmp(argv[1], "verify") && argc != 5)) {
-		fprintf(stderr, "usage: xmlsig-tool sign KEY CERT IN OUT | verify ANCHOR ORG IN\n");
+	    (!strcmp(argv[1], "sign") && argc != 6) ||
+	    (!strcmp(argv[1], "verify") && argc != 5 && argc != 6)) {
+		fprintf(stderr, "usage: xmlsig-tool sign KEY CERT IN OUT | verify ANCHOR ORG IN [AT]\n");
 		return 2;
 	}
 	if (xmlsig_init() < 0)
@@ -57,8 +58,8 @@ int main(int argc, char **argv)
 		doc = safexml_read_file(argv[4], 1 << 26, why, sizeof why);
 		if (!doc)
 			printf("%s\n", why);
-		else if (xmlsig_verify(doc, argv[2], strcmp(argv[3], "-") ? argv[3] : NULL, why,
-				       sizeof why) == 0) {
+		else if (xmlsig_verify_at(doc, argv[2], strcmp(argv[3], "-") ? argv[3] : NULL,
+					  argc == 6 ? atoll(argv[5]) : 0, why, sizeof why) == 0) {
 			printf("valid\n");
 			rc = 0;
 		} else
