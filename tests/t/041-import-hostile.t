@@ -10,30 +10,7 @@ max_response_bytes = 200000"
 # testlib puts its own [pfr] section first; the limit above still applies
 grep -q "max_response_bytes = 200000" "$T/esia-batch.conf" || bail "config"
 
-load 12 3
-requests pfr >/dev/null
-requests fms >/dev/null
-mkdir -p "$SP/inbox/pfr" "$SP/inbox/fms"
-PFR_REQ=$(basename "$(ls "$SP/outbox/pfr"/*.xml)" .xml)
-
-fresh() { # AG [FAULT]: a new answer to the agency's request; prints its path
-	rm -f "$SP/outbox/$1/.sim-answered/"*
-	answer "$1" "${2:-}" | tail -1
-}
-
-# expect NAME AGENCY REASON_REGEX DESCRIPTION: import the one file in the inbox
-expect() {
-	dump "$T/before"
-	eb import-responses
-	is "$RC" 65 "$4: exit 65"
-	dump "$T/after"
-	is "$(cmp -s "$T/before" "$T/after" && echo unchanged)" unchanged "$4: database unchanged"
-	[ -f "$SP/rejected/$2/$1" ] && [ "$(inbox_count)" = 0 ]
-	ok $? "$4: moved to rejected/$2/"
-	like "$(head -1 "$SP/rejected/$2/$1.reason" 2>/dev/null)" "$3" "$4: reason"
-}
-
-put() { cat >"$SP/inbox/$1/$2"; }
+hostile_setup
 
 printf '<SnilsValidationResponse xmlns="http://kvs.pfr.com/snils-validation/1.0.1"><Result>' | put pfr broken.xml
 expect broken.xml pfr "^unsafe or malformed XML" "malformed XML"
