@@ -143,7 +143,7 @@ static int present_in(const char *dir, const char *name)
 static void forget(struct dl *d, const char *url, const char *name)
 {
 	struct sink s = { .max = 65536 };
-	char why[CURL_ERROR_SIZE + 64] = "";
+	char why[CURL_ERROR_SIZE + 64] = "", q[CURL_ERROR_SIZE + 80];
 	long status;
 	int st = request(d, url, "DELETE", &s, &status, why, sizeof(why));
 
@@ -151,8 +151,8 @@ static void forget(struct dl *d, const char *url, const char *name)
 		goto out;
 	if (st == DOWNLOAD_OK)
 		snprintf(why, sizeof(why), "server answered HTTP %ld", status);
-	log_event(LOG_LVL_WARN, "download.delete_failed", "agency=%s file=%s why=\"%s\"", d->agency,
-		  name, why);
+	log_event(LOG_LVL_WARN, "download.delete_failed", "agency=%s file=%s why=%s", d->agency,
+		  name, log_quote(why, q, sizeof(q)));
 out:
 	free(s.buf);
 }
