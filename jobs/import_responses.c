@@ -24,6 +24,7 @@
 
 #include "atomic.h"
 #include "db.h"
+#include "download.h"
 #include "esia-batch.h"
 #include "fault.h"
 #include "ledger.h"
@@ -52,8 +53,17 @@ static const char help[] =
 	"packets batch ID refused are moved back from rejected/ and imported again.\n"
 	"One import runs at a time (a second one exits 75), with or without --parallel.\n"
 	"\n"
-	"Exit: 0 all applied (or nothing to do), 1 failed, 2 usage,\n"
-	"      65 some packets rejected (the rest applied), 75 lock held or database down.\n";
+	"Without FILEs, an agency with [AGENCY] download_url (https://host/dir/) is\n"
+	"asked first: GET of the URL lists file names, one a line; each new one is\n"
+	"fetched (at most max_response_bytes) into inbox/AGENCY/ and then DELETEd on\n"
+	"the server; client_cert, client_key and ca_bundle as for upload_url. The\n"
+	"downloaded files get every check above. If the server is down the inbox is\n"
+	"still imported.\n"
+	"\n"
+	"Exit: 0 all applied (or nothing to do), 1 failed (also: download refused, e.g.\n"
+	"      an untrusted server certificate), 2 usage, 65 some packets rejected (the\n"
+	"      rest applied; also a file on the server skipped: bad name or oversize),\n"
+	"      75 lock held, database down, or download server down (nothing else failed).\n";
 
 struct agency {
 	const char *name, *org, *ns, *root, *xsd;
@@ -742,7 +752,8 @@ CMD(cmd_import_responses)
 	struct progress prog;
 	size_t n = 0, nfiles = 0;
 	char *params = NULL;
-	int ret = EXIT_FAILED, first_file = 0, st, inited = 0;
+	int ret = EXIT_FAILED, first_file = 0, st, inited = 0, dl_down = 0, dl_failed = 0;
+	long long dl_skipped = 0;
 
 	if (wants_help(argc, argv)) {
 		fputs(help, stdout);
@@ -770,10 +781,24 @@ CMD(cmd_import_responses)
 	if (!r.cfg)
 		return EXIT_FAILED;
 
-	for (size_t i = 0; i < N_AGENCIES; i++)
-		if ((!only || only == &agencies[i]) && *cfg_str(r.cfg, agencies[i].name, "download_url"))
-			warning("[%s] download_url is set, but downloading is not implemented yet:"
-				" importing what is in the inbox", agencies[i].name);
+	/* first fetch what the agencies offer (never for named FILEs or a rerun);
+	 * a server that is down does not stop the import of the inbox */
+	for (size_t i = 0; i < N_AGENCIES && !nfiles && !ctx->rerun_of; i++) {
+		struct download_stats ds = { 0 };
+
+		if ((only && only != &agencies[i]) ||
+		    !*cfg_str(r.cfg, agencies[i].name, "download_url"))
+			continue;
+		st = download_agency(r.cfg, agencies[i].name, &ds);
+		if (st == DOWNLOAD_TRANSIENT)
+			dl_down = 1;
+		else if (st == DOWNLOAD_REFUSED)
+			dl_failed = 1;
+		dl_skipped += ds.skipped;
+		if (ctx->verbosity >= 0 && (ds.fetched || ds.skipped))
+			printf("downloaded %lld packet%s from %s (%lld skipped)\n", ds.fetched,
+			       ds.fetched == 1 ? "" : "s", agencies[i].org, ds.skipped);
+	}
 	/* the work: named files, or the inbox folders */
 	if (ctx->rerun_of) {
 		/* taken back from rejected/ once the batch has started */
@@ -866,6 +891,15 @@ fail:
 	ret = db_is_down(r.c) ? EXIT_TEMPFAIL : EXIT_FAILED;
 	batch_finish(r.c, &r.b, "failed", "import stopped on an error; see the log");
 out:
+	/* the download's fate when the import itself went well */
+	if (ret == EXIT_DONE || ret == EXIT_DATAERR) {
+		if (dl_failed)
+			ret = EXIT_FAILED;
+		else if (ret == EXIT_DONE && dl_down)
+			ret = EXIT_TEMPFAIL;
+		else if (ret == EXIT_DONE && dl_skipped)
+			ret = EXIT_DATAERR;
+	}
 	for (size_t i = 0; i < n; i++)
 		free(w[i].path);
 	free(w);
