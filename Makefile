@@ -67,6 +67,11 @@ build/asan/tools/%: tests/tools/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -o $@ $< $(LIBOBJS) $(PKG_LIBS)
 
+# Bench-only peers, built plainly (no sanitizers) so they are not the bottleneck.
+build/rel/tools/smtp-sink: tests/tools/smtp-sink.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 fixtures/gen-citizens: fixtures/gen-citizens.c
 	$(CC) $(CFLAGS) -o $@ $<
 
@@ -75,7 +80,7 @@ asan: build/asan/esia-batch $(UNITS)
 check: deps esia-batch fixtures/gen-citizens asan
 	@ESIA_BATCH=$(CURDIR)/build/asan/esia-batch sh tests/run
 
-bench: deps esia-batch fixtures/gen-citizens
+bench: deps esia-batch fixtures/gen-citizens build/rel/tools/smtp-sink
 	@sh tests/bench.sh
 
 demo: deps esia-batch fixtures/gen-citizens

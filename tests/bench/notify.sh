@@ -92,5 +92,27 @@ psql -c "DO \$\$ DECLARE ids bigint[]; BEGIN LOOP
 	END LOOP; END \$\$;" >/dev/null
 s1=$(date +%s.%N)
 awk -v n="$N" -v a="$s0" -v b="$s1" 'BEGIN { printf "floor (database alone, claim + mark in chunks of 100): %.2f s = %.0f rows/s\n", b - a, n / (b - a) }'
+# the same run against a minimal C receiver (tests/tools/smtp-sink.c), so the
+# figure measures notify rather than the Python server
+SINK=$TOP/build/rel/tools/smtp-sink
+if [ -x "$SINK" ]; then
+	mkdir -p "$B/sink"
+	"$SINK" "$B/sink" &
+	SRV="$SRV $!"
+	sinkpid=$!
+	for _ in $(seq 100); do [ -s "$B/sink/port" ] && break; sleep 0.1; done
+	sed -i "s|^url = .*|url = smtp://127.0.0.1:$(cat "$B/sink/port")|" "$B/conf"
+	psql -c "UPDATE notifications SET status = 'pending', sent_at = NULL, sent_batch_id = NULL" >/dev/null
+	s0=$(date +%s.%N)
+	/usr/bin/time -f "%M %U %S" -o "$B/rss2" "$EB" -q notify >"$B/out2" 2>"$B/err2"
+	rc2=$?
+	s1=$(date +%s.%N)
+	kill -TERM "$sinkpid"; wait "$sinkpid" 2>/dev/null
+	got=$(cat "$B/sink/messages" 2>/dev/null || echo 0)
+	read rss cu cs <"$B/rss2"
+	awk -v n="$got" -v a="$s0" -v b="$s1" -v rss="$rss" -v cu="$cu" -v cs="$cs" -v rc="$rc2" 'BEGIN {
+		printf "notify to a C sink: %d e-mails in %.2f s = %.0f e-mails/s, peak RSS %.1f MiB, %.2f s CPU, exit %d\n",
+		       n, b - a, n / (b - a), rss / 1024, cu + cs, rc }'
+fi
 "$PGBIN/dropdb" "$DB" 2>/dev/null
 exit $rc
