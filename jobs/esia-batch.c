@@ -11,6 +11,7 @@
 #include "esia-batch.h"
 #include "ledger.h"
 #include "log.h"
+#include "safexml.h"
 #include "xslt.h"
 
 struct command {
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
 	ledger_set_metrics_file(NULL);
 	curlx_cleanup();
 	xslt_cleanup();
+	safexml_cleanup();
 	xmlCleanupParser();
 	return ret;
 }

@@ -127,29 +127,73 @@ out:
 	return doc;
 }
 
+/* Compiled schemas, kept for the life of the process: an import validates
+ * every packet against one of a handful of XSDs. */
+static struct {
+	char *path;
+	xmlSchemaPtr schema;
+} schemas[8];
+static int nschemas;
+
+static xmlSchemaPtr load_schema(const char *path, struct errbuf *e)
+{
+	xmlSchemaParserCtxtPtr pc;
+	xmlSchemaPtr schema;
+
+	for (int i = 0; i < nschemas; i++)
+		if (!strcmp(schemas[i].path, path))
+			return schemas[i].schema;
+	pc = xmlSchemaNewParserCtxt(path);
+	if (!pc) {
+		snprintf(e->why, e->n, "cannot read schema %s", path);
+		return NULL;
+	}
+	xmlSchemaSetParserErrors(pc, collect, collect, e);
+	schema = xmlSchemaParse(pc);
+	xmlSchemaFreeParserCtxt(pc);
+	if (!schema) {
+		if (!e->seen)
+			snprintf(e->why, e->n, "cannot parse schema %s", path);
+		return NULL;
+	}
+	if (nschemas < (int)(sizeof(schemas) / sizeof(schemas[0]))) {
+		schemas[nschemas].path = xstrdup(path);
+		schemas[nschemas].schema = schema;
+		nschemas++;
+	}
+	return schema; /* not cached when the table is full: caller frees */
+}
+
+static int is_cached(xmlSchemaPtr schema)
+{
+	for (int i = 0; i < nschemas; i++)
+		if (schemas[i].schema == schema)
+			return 1;
+	return 0;
+}
+
+void safexml_cleanup(void)
+{
+	for (int i = 0; i < nschemas; i++) {
+		xmlSchemaFree(schemas[i].schema);
+		free(schemas[i].path);
+	}
+	nschemas = 0;
+}
+
 int safexml_validate(xmlDocPtr doc, const char *formats_dir, const char *xsd_name, char *why,
 		     size_t n)
 {
 	char *path = xasprintf("%s/%s", formats_dir, xsd_name);
 	struct errbuf e = { why, n, 0 };
-	xmlSchemaParserCtxtPtr pc = NULL;
 	xmlSchemaValidCtxtPtr vc = NULL;
-	xmlSchemaPtr schema = NULL;
+	xmlSchemaPtr schema;
 	int ret = -1;
 
 	why[0] = '\0';
-	pc = xmlSchemaNewParserCtxt(path);
-	if (!pc) {
-		snprintf(why, n, "cannot read schema %s", path);
+	schema = load_schema(path, &e);
+	if (!schema)
 		goto out;
-	}
-	xmlSchemaSetParserErrors(pc, collect, collect, &e);
-	schema = xmlSchemaParse(pc);
-	if (!schema) {
-		if (!e.seen)
-			snprintf(why, n, "cannot parse schema %s", path);
-		goto out;
-	}
 	vc = xmlSchemaNewValidCtxt(schema);
 	if (!vc)
 		goto out;
@@ -160,8 +204,8 @@ int safexml_validate(xmlDocPtr doc, const char *formats_dir, const char *xsd_nam
 		snprintf(why, n, "does not match %s", xsd_name);
 out:
 	xmlSchemaFreeValidCtxt(vc);
-	xmlSchemaFree(schema);
-	xmlSchemaFreeParserCtxt(pc);
+	if (schema && !is_cached(schema))
+		xmlSchemaFree(schema);
 	free(path);
 	return ret;
 }

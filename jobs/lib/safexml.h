@@ -13,8 +13,11 @@ xmlDocPtr safexml_read_file(const char *path, long long max_bytes, char *why, si
 /* The same for a buffer (archives, downloads). */
 xmlDocPtr safexml_read_mem(const char *buf, size_t len, long long max_bytes, const char *name,
 			   char *why, size_t n);
-/* Validate doc against formats_dir/xsd_name; 0 or -1 with the first error in why. */
+/* Validate doc against formats_dir/xsd_name; 0 or -1 with the first error in why.
+ * Compiled schemas are cached until safexml_cleanup() (at exit). */
 int safexml_validate(xmlDocPtr doc, const char *formats_dir, const char *xsd_name, char *why,
 		     size_t n);
+
+void safexml_cleanup(void);
 
 #endif
