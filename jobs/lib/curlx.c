@@ -35,6 +35,23 @@ CURL *curlx_new(const char *url, const char *protocols, long timeout, const char
 	return h;
 }
 
+int curlx_transient(CURLcode e)
+{
+	switch (e) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void curlx_cleanup(void)
 {
 	if (ready)

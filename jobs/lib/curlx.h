@@ -10,6 +10,9 @@
  * seconds (<= 0: 30). ca may be NULL or "". NULL after printing an error. */
 CURL *curlx_new(const char *url, const char *protocols, long timeout, const char *ca,
 		char *errbuf);
+/* A transfer error worth retrying later (the peer was unreachable or the
+ * connection broke), as opposed to a refusal (bad certificate, bad URL). */
+int curlx_transient(CURLcode e);
 /* At exit (main): release libcurl's global state if it was set up. */
 void curlx_cleanup(void);
 

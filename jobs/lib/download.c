@@ -53,22 +53,6 @@ static size_t sink_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static int transient_curl(CURLcode e)
-{
-	switch (e) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* One request: DOWNLOAD_OK with *status set, or TRANSIENT/REFUSED with why. */
 static int request(struct dl *d, const char *url, const char *method, struct sink *s,
 		   long *status, char *why, size_t n)
@@ -104,7 +88,7 @@ static int request(struct dl *d, const char *url, const char *method, struct sin
 	}
 	if (e != CURLE_OK) {
 		snprintf(why, n, "%s", *errbuf ? errbuf : curl_easy_strerror(e));
-		ret = transient_curl(e) ? DOWNLOAD_TRANSIENT : DOWNLOAD_REFUSED;
+		ret = curlx_transient(e) ? DOWNLOAD_TRANSIENT : DOWNLOAD_REFUSED;
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);

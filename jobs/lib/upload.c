@@ -24,23 +24,6 @@ static void nap_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static int transient_curl(CURLcode e)
-{
-	switch (e) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_SSL_CONNECT_ERROR:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* One attempt: UPLOAD_OK, UPLOAD_TRANSIENT or UPLOAD_REFUSED. */
 static int put_once(const struct config *cfg, const char *agency, const char *url,
 		    const char *path, const char *key, size_t keylen, char *why, size_t n)
@@ -85,7 +68,7 @@ static int put_once(const struct config *cfg, const char *agency, const char *ur
 	e = curl_easy_perform(h);
 	if (e != CURLE_OK) {
 		snprintf(why, n, "%s", *errbuf ? errbuf : curl_easy_strerror(e));
-		ret = transient_curl(e) ? UPLOAD_TRANSIENT : UPLOAD_REFUSED;
+		ret = curlx_transient(e) ? UPLOAD_TRANSIENT : UPLOAD_REFUSED;
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
