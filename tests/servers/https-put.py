@@ -6,7 +6,7 @@ Listens on 127.0.0.1 on a free port, written to --port-file.
 import argparse
 import http.server
 import os
-import ssl
+import tlsserve
 import threading
 
 ap = argparse.ArgumentParser()
@@ -48,14 +48,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(args.cert, args.key)
-ctx.load_verify_locations(args.client_ca)
-ctx.verify_mode = ssl.CERT_REQUIRED
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-tmp = args.port_file + ".tmp"
-with open(tmp, "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(tmp, args.port_file)
-srv.serve_forever()
+tlsserve.serve(Handler, args.port, args.cert, args.key, args.client_ca, args.port_file)
