@@ -58,3 +58,17 @@ expect() {
 }
 
 put() { cat >"$SP/inbox/$1/$2"; }
+
+# hostile_finish N: N refusals were counted, one per partial batch, and the
+# genuine answers still apply afterwards
+hostile_finish() {
+	is "$(sql "SELECT sum(rejected) FROM batches WHERE job = 'import-responses'")" "$1" "each refusal counted on its batch"
+	is "$(sql "SELECT count(*) FROM batches WHERE job = 'import-responses' AND status = 'partial' AND jsonb_array_length(params->'rejected') = 1")" "$1" "each batch is partial and lists the file it refused"
+
+	# after all that, the genuine answers still apply
+	f=$(fresh pfr)
+	f2=$(fresh fms)
+	eb import-responses
+	is "$RC" 0 "genuine answers apply afterwards"
+	is "$(sql "SELECT count(*) FROM checks WHERE state IN ('passed', 'failed')")" 24 "every check answered"
+}

@@ -63,13 +63,5 @@ f=$(fresh pfr expired)
 expect "$(basename "$f")" pfr "^signature refused" "expired signer certificate"
 like "$(head -1 "$SP/rejected/pfr/$(basename "$f").reason")" "certificate expired" "expired: named in the details"
 
-is "$(sql "SELECT sum(rejected) FROM batches WHERE job = 'import-responses'")" 7 "each refusal counted on its batch"
-is "$(sql "SELECT count(*) FROM batches WHERE job = 'import-responses' AND status = 'partial' AND jsonb_array_length(params->'rejected') = 1")" 7 "each batch is partial and lists the file it refused"
-
-# after all that, the genuine answers still apply
-f=$(fresh pfr)
-f2=$(fresh fms)
-eb import-responses
-is "$RC" 0 "genuine answers apply afterwards"
-is "$(sql "SELECT count(*) FROM checks WHERE state IN ('passed', 'failed')")" 24 "every check answered"
+hostile_finish 7
 done_testing
