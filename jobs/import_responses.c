@@ -572,7 +572,8 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 	/* the request is answered once none of its checks waits any more */
 	if (db_exec(r->c,
 		    "UPDATE packets SET status = 'answered' WHERE id = $1::uuid AND status IN ('written', 'uploaded')"
-		    " AND NOT EXISTS (SELECT 1 FROM checks WHERE packet_id = $1::uuid AND state = 'sent')",
+		    " AND NOT EXISTS (SELECT 1 FROM unnest(check_ids) AS i (id) JOIN checks c ON c.id = i.id"
+		    "  WHERE c.packet_id = $1::uuid AND c.state = 'sent')",
 		    1, p))
 		goto out;
 	ret = 0;

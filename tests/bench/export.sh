@@ -1,8 +1,9 @@
 #!/bin/sh
-# Bench export-checks: N citizens (BENCH_N, default 1,000,000) loaded with
-# fixtures/load.sh (2N pending checks); exports the PFR checks (N checks),
-# then the FMS checks, each timed with peak RSS, against the floor of a COPY
-# out of the same rows. Run by `make bench` (tests/bench.sh sets PG*).
+# Bench export-checks: N pending checks (BENCH_N, default 1,000,000) from
+# N/2 citizens loaded with fixtures/load.sh. First one agency alone (one
+# process, N/2 checks), then a fresh copy with both agencies in one run (the
+# cron command: PFR and FMS side by side), each timed with peak RSS against
+# the floor of a COPY out of the same rows. Run by `make bench`.
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 N=${BENCH_N:-1000000}
@@ -28,26 +29,40 @@ CONF
 export ESIA_BATCH_CONFIG="$W/esia-batch.conf"
 "$EB" -q migrate >/dev/null
 t0=$(date +%s.%N)
-"$TOP/fixtures/load.sh" "$N" 1 >/dev/null
+"$TOP/fixtures/load.sh" $((N / 2)) 1 >/dev/null
 t1=$(date +%s.%N)
-echo "loaded $N citizens ($((2 * N)) checks) in $(echo "$t1 - $t0" | bc) s"
+echo "loaded $((N / 2)) citizens ($N checks) in $(echo "$t1 - $t0" | bc) s"
 "$PSQL" -X -q -c "VACUUM ANALYZE checks" -c "VACUUM ANALYZE accounts"
+"$PGBIN/createdb" -T "$DB" "${DB}_both"
 
-for ag in pfr fms; do
-	# floor: the same rows out of PostgreSQL, nothing else
-	t0=$(date +%s.%N)
-	"$PSQL" -X -q -c "\\copy (SELECT ch.id, a.family_name, a.first_name, a.patronymic, a.gender, a.birth_date, a.snils, a.passport_series, a.passport_number, a.passport_issue_date, a.passport_issuer_code FROM checks ch JOIN accounts a ON a.id = ch.account_id WHERE ch.agency = '$ag' AND ch.state = 'pending' ORDER BY ch.id) TO '/dev/null'"
-	t1=$(date +%s.%N)
-	floor=$(echo "$t1 - $t0" | bc)
-	/usr/bin/time -f "%e %M %U %S" -o "$W/time" "$EB" -q export-checks --agency "$ag" || [ $? = 65 ]
+report() { # label agency-filter
 	secs=$(tail -1 "$W/time" | cut -d" " -f1)
 	rss=$(tail -1 "$W/time" | cut -d" " -f2)
-	sent=$("$PSQL" -X -A -t -c "SELECT count(*) FROM checks WHERE agency = '$ag' AND state = 'sent'")
-	refused=$("$PSQL" -X -A -t -c "SELECT count(*) FROM checks WHERE agency = '$ag' AND state = 'failed'")
-	packets=$("$PSQL" -X -A -t -c "SELECT count(*) FROM packets WHERE agency = '$ag'")
+	sent=$("$PSQL" -X -A -t -c "SELECT count(*) FROM checks WHERE state = 'sent' $2")
+	refused=$("$PSQL" -X -A -t -c "SELECT count(*) FROM checks WHERE state = 'failed' $2")
+	packets=$("$PSQL" -X -A -t -c "SELECT count(*) FROM packets WHERE true $2")
 	rate=$(echo "($sent + $refused) / $secs" | bc)
-	echo "export-checks $ag: N=$N checks=$((sent + refused)) sent=$sent refused=$refused packets=$packets" \
+	echo "export-checks $1: N=$N checks=$((sent + refused)) sent=$sent refused=$refused packets=$packets" \
 		"user_s=$(tail -1 "$W/time" | cut -d" " -f3) seconds=$secs checks/s=$rate peak_rss_kib=$rss copy_floor_s=$floor ratio=$(echo "scale=1; $secs / $floor" | bc)"
-done
+}
+floor_of() { # agency-filter: the same rows out of PostgreSQL, nothing else
+	t0=$(date +%s.%N)
+	"$PSQL" -X -q -c "\\copy (SELECT ch.id, a.family_name, a.first_name, a.patronymic, a.gender, a.birth_date, a.snils, a.passport_series, a.passport_number, a.passport_issue_date, a.passport_issuer_code FROM checks ch JOIN accounts a ON a.id = ch.account_id WHERE ch.state = 'pending' $1 ORDER BY ch.id) TO '/dev/null'"
+	t1=$(date +%s.%N)
+	floor=$(echo "$t1 - $t0" | bc)
+}
+
+# one agency, one process
+floor_of "AND ch.agency = 'pfr'"
+/usr/bin/time -f "%e %M %U %S" -o "$W/time" "$EB" -q export-checks --agency pfr || [ $? = 65 ]
+report "pfr alone" "AND agency = 'pfr'"
+
+# the cron command: both agencies, side by side
+export PGDATABASE=${DB}_both
+rm -rf "$W/spool"
+floor_of ""
+/usr/bin/time -f "%e %M %U %S" -o "$W/time" "$EB" -q export-checks || [ $? = 65 ]
+report "both agencies" ""
+"$PGBIN/dropdb" "${DB}_both"
 "$PGBIN/dropdb" "$DB"
 rm -rf "$W"

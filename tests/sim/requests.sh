@@ -48,9 +48,11 @@ CREATE TEMP TABLE rx ON COMMIT DROP AS
                     FROM rq JOIN checks c ON c.id = rq.id JOIN accounts a ON a.id = c.account_id
                    GROUP BY rq.n) g USING (n);
 INSERT INTO batches (job, status, finished_at, records) VALUES ('export-checks', 'succeeded', now(), (SELECT count(*) FROM rq));
-INSERT INTO packets (id, direction, agency, batch_id, file_name, sha256, records, bytes, status)
-  SELECT id, 'request', '$AG', currval('batches_id_seq'), id || '.xml',
-         encode(sha256(convert_to(x, 'UTF8')), 'hex'), records, octet_length(x), 'written' FROM rx;
+INSERT INTO packets (id, direction, agency, batch_id, file_name, sha256, records, bytes, status, check_ids)
+  SELECT rx.id, 'request', '$AG', currval('batches_id_seq'), rx.id || '.xml',
+         encode(sha256(convert_to(x, 'UTF8')), 'hex'), rx.records, octet_length(x), 'written',
+         (SELECT array_agg(rq.id ORDER BY rq.id) FROM rq WHERE rq.n = rp.n)
+    FROM rx JOIN rp ON rp.id = rx.id;
 UPDATE checks c SET state = 'sent', packet_id = rp.id, sent_at = now(), attempts = c.attempts + 1
   FROM rq JOIN rp USING (n) WHERE c.id = rq.id;
 SELECT id, x FROM rx;

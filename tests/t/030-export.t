@@ -39,8 +39,11 @@ eb export-checks
 is "$RC" 65 "export exits 65: some checks were refused locally, the rest sent"
 like "$OUT" "export-checks pfr: [0-9]+ packets" "it reports PFR"
 like "$OUT" "export-checks fms: [0-9]+ packets" "and FMS"
+is "$(sql "SELECT string_agg(scope || ' ' || status || ' ' || (pid <> $$)::text, ',' ORDER BY scope) FROM batches WHERE job = 'export-checks'")" \
+	"fms succeeded true,pfr succeeded true" "each agency ran as its own batch, in its own process"
+is "$(sql "SELECT count(DISTINCT pid) FROM batches WHERE job = 'export-checks'")" 2 "two processes, side by side"
 
-bad=0 schema=0 count=0 idsbad=0 shabad=0 modebad=0 over=0 files=0
+bad=0 schema=0 count=0 idsbad=0 listbad=0 shabad=0 modebad=0 over=0 files=0
 for ag in pfr fms; do
 	for f in "$OUTBOX/$ag"/*.xml; do
 		files=$((files + 1))
@@ -52,6 +55,7 @@ for ag in pfr fms; do
 		[ "$n" = "$attr" ] && [ "$n" = "$(sql "SELECT records FROM packets WHERE id = '$id'")" ] || count=$((count + 1))
 		[ "$ag" = pfr ] && [ "$n" -gt 7 ] && over=$((over + 1))
 		[ "$(packet_ids "$f" | sort -n)" = "$(sql "SELECT id FROM checks WHERE packet_id = '$id' ORDER BY id")" ] || idsbad=$((idsbad + 1))
+		[ "$(packet_ids "$f")" = "$(sql "SELECT unnest(check_ids) FROM packets WHERE id = '$id'")" ] || listbad=$((listbad + 1))
 		[ "$(sha256sum "$f" | cut -c1-64)" = "$(sql "SELECT sha256 FROM packets WHERE id = '$id'")" ] || shabad=$((shabad + 1))
 		[ "$(stat -c %a "$f")" = 600 ] || modebad=$((modebad + 1))
 	done
@@ -62,6 +66,7 @@ is "$schema" 0 "every packet validates against its XSD"
 is "$count" 0 "RecordCount, the records in the file and packets.records agree"
 is "$over" 0 "no PFR packet has more than max_records = 7"
 is "$idsbad" 0 "the CheckIds in each file are exactly the checks the database puts in it"
+is "$listbad" 0 "packets.check_ids lists the file's CheckIds in file order"
 is "$shabad" 0 "packets.sha256 is the file's SHA-256"
 is "$modebad" 0 "packet files are 0600"
 is "$(sql "SELECT count(*) FROM checks WHERE state = 'pending'")" 0 "no check left pending"
@@ -90,10 +95,10 @@ is "$(sql "SELECT count(*) FROM checks c WHERE c.result = 'local_invalid' AND NO
 is "$(sql "SELECT count(*) FROM notifications WHERE batch_id IS NULL")" 0 "notices carry the batch"
 # packet ids are UUIDs, whose hex groups may be all digits: take them out first
 unlike "$(sed -E 's/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/UUID/g' "$T/err")" "[0-9]{11}|[0-9]{3}-[0-9]{3}-[0-9]{3}" "no SNILS in the log"
-is "$(sql "SELECT string_agg(status || ':' || records || ':' || rejected, ',' ORDER BY id) FROM batches")" \
+is "$(sql "SELECT string_agg(status || ':' || records || ':' || rejected, ',' ORDER BY scope DESC) FROM batches")" \
 	"succeeded:$(sql "SELECT count(*) FROM checks WHERE agency='pfr' AND state='sent'"):$bad_pfr,succeeded:$(sql "SELECT count(*) FROM checks WHERE agency='fms' AND state='sent'"):$bad_fms" \
 	"one batch per agency with its counts"
-like "$(sql "SELECT params FROM batches ORDER BY id LIMIT 1")" '"--agency", "pfr"' "each batch records a replayable command for its agency"
+like "$(sql "SELECT params FROM batches WHERE scope = 'pfr'")" '"--agency", "pfr"' "each batch records a replayable command for its agency"
 
 eb export-checks
 is "$RC" 0 "a second run exits 0"

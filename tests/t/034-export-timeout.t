@@ -14,6 +14,13 @@ ok $([ "$RC" = 0 ] || [ "$RC" = 65 ]; echo $?) "first export ($RC)"
 first=$(sql "SELECT id FROM packets")
 sent=$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'sent'")
 [ "$sent" -gt 0 ] || bail "nothing sent"
+# two hours pass for what is in flight: the checks and the packets that
+# carry them were sent together (timeouts are found through the packets)
+age_sent() {
+	sql "UPDATE checks SET sent_at = now() - interval '2 hours' WHERE state = 'sent';
+	     UPDATE packets SET created_at = now() - interval '2 hours'
+	      WHERE status IN ('written', 'uploaded')" >/dev/null
+}
 eb export-checks --agency pfr
 is "$RC" 0 "right away: nothing to do"
 like "$OUT" "nothing to do" "the checks are not due yet"
@@ -21,7 +28,7 @@ like "$OUT" "nothing to do" "the checks are not due yet"
 # one answered check must not be re-requested
 answered=$(sql "SELECT min(id) FROM checks WHERE agency = 'pfr' AND state = 'sent'")
 sql "UPDATE checks SET state = 'passed', result = 'match', answered_at = now() WHERE id = $answered" >/dev/null
-sql "UPDATE checks SET sent_at = now() - interval '2 hours' WHERE state = 'sent'" >/dev/null
+age_sent
 eb export-checks --agency pfr
 is "$RC" 0 "the re-request run succeeds"
 like "$OUT" "1 packets, $((sent - 1)) checks sent \($((sent - 1)) re-requested\)" "the unanswered checks go out again"
@@ -34,7 +41,7 @@ xmlsec1 --verify --trusted-pem "$PKI/esia-ca.pem" "$OUTBOX/pfr/$second.xml" >/de
 is "$?" 0 "the new packet verifies"
 is "$(sql "SELECT status FROM packets WHERE id = '$first'")" superseded "the first packet, none of whose checks wait on it any more, is superseded"
 
-sql "UPDATE checks SET sent_at = now() - interval '2 hours' WHERE state = 'sent'" >/dev/null
+age_sent
 eb export-checks --agency pfr
 is "$RC" 0 "the run after max_attempts succeeds"
 like "$OUT" "0 packets, 0 checks sent .* $((sent - 1)) timed out" "and reports the timeouts"
