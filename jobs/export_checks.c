@@ -254,6 +254,19 @@ out:
 
 /* ---- 2. timeouts: re-request or give up ---- */
 
+/* FROM ... WHERE of the agency's ($1) checks sent more than $2 seconds ago
+ * and still unanswered. In-flight checks are found through the packets that
+ * carry them (packets_inflight_idx, then check_ids), not through an index on
+ * checks (see 003_hot_paths.sql). */
+#define OVERDUE_SQL                                                                  \
+	" FROM packets p CROSS JOIN unnest(p.check_ids) AS i (id)"                       \
+	" JOIN checks c ON c.id = i.id"                                                  \
+	" WHERE p.direction = 'request' AND p.agency = $1"                               \
+	" AND p.status IN ('written', 'uploaded')"                                       \
+	" AND p.created_at < now() - make_interval(secs => $2::bigint)"                  \
+	" AND c.state = 'sent' AND c.packet_id = p.id"                                   \
+	" AND c.sent_at < now() - make_interval(secs => $2::bigint)"
+
 static int handle_timeouts(struct run *r)
 {
 	char tmo[24], maxa[24], id[24];
@@ -266,15 +279,7 @@ static int handle_timeouts(struct run *r)
 	if (db_begin(r->c) < 0)
 		return -1;
 	res = db_query(r->c,
-		/* in-flight checks are found through their packets (see 003_hot_paths.sql) */
-		"WITH due AS (SELECT c.id FROM packets p CROSS JOIN unnest(p.check_ids) AS i (id)"
-		"              JOIN checks c ON c.id = i.id"
-		"              WHERE p.direction = 'request' AND p.agency = $1"
-		"              AND p.status IN ('written', 'uploaded')"
-		"              AND p.created_at < now() - make_interval(secs => $2::bigint)"
-		"              AND c.state = 'sent' AND c.packet_id = p.id"
-		"              AND c.sent_at < now() - make_interval(secs => $2::bigint)"
-		"              FOR UPDATE OF c SKIP LOCKED),"
+		"WITH due AS (SELECT c.id" OVERDUE_SQL " FOR UPDATE OF c SKIP LOCKED),"
 		" upd AS (UPDATE checks c SET"
 		"   state = CASE WHEN c.attempts >= $3::int THEN 'error' ELSE 'pending' END,"
 		"   result = CASE WHEN c.attempts >= $3::int THEN 'timeout' END,"
@@ -812,13 +817,7 @@ static int has_work(struct run *r)
 		up[0] = 't';
 	v = db_scalar(r->c,
 		      "SELECT EXISTS (SELECT 1 FROM checks WHERE agency = $1 AND queued)"
-		      " OR EXISTS (SELECT 1 FROM packets p CROSS JOIN unnest(p.check_ids) AS i (id)"
-		      "            JOIN checks c ON c.id = i.id"
-		      "            WHERE p.direction = 'request' AND p.agency = $1"
-		      "            AND p.status IN ('written', 'uploaded')"
-		      "            AND p.created_at < now() - make_interval(secs => $2::bigint)"
-		      "            AND c.state = 'sent' AND c.packet_id = p.id"
-		      "            AND c.sent_at < now() - make_interval(secs => $2::bigint))"
+		      " OR EXISTS (SELECT 1" OVERDUE_SQL ")"
 		      " OR ($3::bool AND EXISTS (SELECT 1 FROM packets WHERE agency = $1"
 		      "            AND direction = 'request' AND status = 'written'))",
 		      3, p);
