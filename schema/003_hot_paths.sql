@@ -29,6 +29,12 @@ UPDATE packets p SET check_ids = g.ids
   FROM (SELECT packet_id, array_agg(id ORDER BY id) AS ids FROM checks
          WHERE packet_id IS NOT NULL GROUP BY packet_id) AS g
  WHERE p.id = g.packet_id AND p.direction = 'request' AND p.check_ids IS NULL;
+-- a request whose checks all went out again elsewhere carries none now;
+-- without the list a request would look answered at once and its checks
+-- would never time out, so every request must have one
+UPDATE packets SET check_ids = '{}' WHERE direction = 'request' AND check_ids IS NULL;
+ALTER TABLE packets DROP CONSTRAINT IF EXISTS packets_request_check_ids,
+  ADD CONSTRAINT packets_request_check_ids CHECK (direction <> 'request' OR check_ids IS NOT NULL);
 CREATE INDEX IF NOT EXISTS packets_inflight_idx ON packets (agency, created_at)
   WHERE direction = 'request' AND status IN ('written', 'uploaded');
 

@@ -62,8 +62,10 @@ _packet_row() { # ID DIRECTION AGENCY BATCH FILE_PATH STATUS [IN_REPLY_TO]
 	_sha=$(sha256sum "$5" | cut -d' ' -f1)
 	_bytes=$(stat -c %s "$5")
 	_irt=${7:+"'$7'"}
-	sql "INSERT INTO packets (id, direction, agency, batch_id, file_name, sha256, records, bytes, status, in_reply_to)
-	     VALUES ('$1', '$2', '$3', $4, '$(basename "$5")', '$_sha', 2, $_bytes, '$6', ${_irt:-NULL})" >/dev/null
+	_ids=NULL
+	[ "$2" = request ] && _ids="'{}'"
+	sql "INSERT INTO packets (id, direction, agency, batch_id, file_name, sha256, records, bytes, status, in_reply_to, check_ids)
+	     VALUES ('$1', '$2', '$3', $4, '$(basename "$5")', '$_sha', 2, $_bytes, '$6', ${_irt:-NULL}, $_ids)" >/dev/null
 }
 
 request() { # BATCH AGENCY -> packet id (outbox/AGENCY/ID.xml + packets row)
