@@ -31,12 +31,14 @@
 #include "log.h"
 #include "progress.h"
 #include "safexml.h"
+#include "workers.h"
 #include "xmlsig.h"
 
-static const char usage[] = "esia-batch import-responses [--agency pfr|fms] [FILE...]";
+static const char usage[] =
+	"esia-batch import-responses [--agency pfr|fms] [--workers N] [FILE...]";
 
 static const char help[] =
-	"usage: esia-batch import-responses [--agency pfr|fms] [FILE...]\n"
+	"usage: esia-batch import-responses [--agency pfr|fms] [--workers N] [FILE...]\n"
 	"\n"
 	"Import the agencies' signed answers from inbox/pfr/ and inbox/fms/ (or only\n"
 	"--agency's folder, or the FILEs named). A packet is believed only after: size\n"
@@ -52,6 +54,10 @@ static const char help[] =
 	"reported as a duplicate and changes nothing. Under `esia-batch rerun ID` the\n"
 	"packets batch ID refused are moved back from rejected/ and imported again.\n"
 	"One import runs at a time (a second one exits 75), with or without --parallel.\n"
+	"\n"
+	"--workers N spreads the packets over N processes, each with its own database\n"
+	"connection, under the one batch (default [import] workers, at most one per 16\n"
+	"packets). Each packet stays one transaction; the totals are the same.\n"
 	"\n"
 	"Without FILEs, an agency with [AGENCY] download_url (https://host/dir/) is\n"
 	"asked first: GET of the URL lists file names, one a line; each new one is\n"
@@ -638,8 +644,9 @@ static int record(struct run *r, struct packet *pk, int *dup, struct why *w)
 	ret = apply(r, pk, w);
 	if (ret)
 		goto out;
+	/* added, not overwritten: workers share the batch row */
 	r->b.records += pk->results;
-	if (batch_update_counts(r->c, &r->b))
+	if (batch_add_counts(r->c, &r->b, pk->results, 0))
 		goto out;
 	fault_point("import.before_commit");
 	if (db_commit(r->c))
@@ -743,17 +750,134 @@ out:
 	return ret;
 }
 
+/* ---------------------------------------------------------------- workers */
+
+static int prepare(struct run *r)
+{
+	return db_script(r->c,
+			 "CREATE TEMP TABLE imp_results (check_id bigint NOT NULL, status text NOT NULL,"
+			 " message text, since date) ON COMMIT DELETE ROWS;"
+			 "CREATE TEMP TABLE imp_done (id bigint, account_id bigint, agency text, state text,"
+			 " reason text, data_version int) ON COMMIT DELETE ROWS",
+			 "creating the import tables");
+}
+
+/* The packets i, i+n, i+2n... in order; 0, or -1 when the job must stop. */
+static int import_share(struct run *r, const struct work *w, size_t nw, size_t first,
+			size_t step, struct progress *prog, int tick_fd)
+{
+	if (prepare(r))
+		return -1;
+	for (size_t i = first; i < nw; i += step) {
+		if (import_one(r, &w[i]))
+			return -1;
+		if (prog)
+			progress_add(prog, 1);
+		else
+			worker_tick(tick_fd);
+	}
+	return 0;
+}
+
+static int import_serial(struct run *r, const struct work *w, size_t nw, struct progress *prog)
+{
+	return import_share(r, w, nw, 0, 1, prog, -1);
+}
+
+/* What a worker tells the parent at the end. */
+struct tally {
+	long long applied, duplicates, passed, failed, stale, promoted;
+	int db_down;
+};
+
+struct share {
+	struct run *r;
+	const struct work *w;
+	size_t nw;
+};
+
+/* Child k: its own connection and temporary tables; the parent's batch
+ * (and lock) cover its work. */
+static int import_worker(int k, int n, void *arg, int fd)
+{
+	struct share *sh = arg;
+	struct run r = *sh->r;
+	struct tally t = { 0 };
+	int st = -1;
+
+	r.copybuf = NULL;
+	r.copylen = r.copycap = 0;
+	r.applied = r.duplicates = r.passed = r.failed = r.stale = r.promoted = 0;
+	r.c = ctx_connect(r.ctx);
+	if (r.c)
+		st = import_share(&r, sh->w, sh->nw, (size_t)k, (size_t)n, NULL, fd);
+	t = (struct tally){ r.applied, r.duplicates, r.passed, r.failed, r.stale, r.promoted,
+			    !r.c || db_is_down(r.c) };
+	worker_report(fd, &t, sizeof(t));
+	free(r.copybuf);
+	if (r.c)
+		PQfinish(r.c);
+	return st ? (t.db_down ? EXIT_TEMPFAIL : EXIT_FAILED) : EXIT_DONE;
+}
+
+/* Packets spread over n worker processes. Account locks are taken in id
+ * order in every packet, so workers wait for each other but never deadlock;
+ * each packet is still one transaction that records itself. */
+static int import_parallel(struct run *r, const struct work *w, size_t nw, int n,
+			   struct progress *prog)
+{
+	struct share sh = { r, w, nw };
+	struct tally *t = xcalloc((size_t)n, sizeof(*t));
+	int *codes = xcalloc((size_t)n, sizeof(*codes));
+	int ret;
+
+	log_event(LOG_LVL_INFO, "import.workers", "workers=%d packets=%zu", n, nw);
+	ret = workers_run(n, import_worker, &sh, prog, t, sizeof(*t), codes);
+
+	for (int k = 0; k < n; k++) {
+		r->applied += t[k].applied;
+		r->duplicates += t[k].duplicates;
+		r->passed += t[k].passed;
+		r->failed += t[k].failed;
+		r->stale += t[k].stale;
+		r->promoted += t[k].promoted;
+		if (codes[k] < 0)
+			error("import worker %d of %d died (signal %d)", k + 1, n, -codes[k]);
+	}
+	/* the workers' committed packets counted themselves in the batch row */
+	if (batch_reload_counts(r->c, &r->b))
+		ret = -1;
+	free(t);
+	free(codes);
+	return ret;
+}
+
+/* How many workers: --workers, else [import] workers, but never more than
+ * one per 16 packets (a worker costs a connection and its setup). */
+static int workers_for(const struct run *r, const char *opt, size_t nw)
+{
+	long long k = 0;
+
+	if (opt && parse_int(opt, &k) == 0)
+		return (int)(k < (long long)nw ? k : (long long)(nw ? nw : 1));
+	k = cfg_int(r->cfg, "import", "workers");
+	if ((long long)nw / 16 < k)
+		k = (long long)nw / 16;
+	return k < 1 ? 1 : (int)k;
+}
+
 /* ---------------------------------------------------------------- command */
 
 CMD(cmd_import_responses)
 {
 	const struct agency *only = NULL;
+	const char *workers_s = NULL;
 	struct run r = { 0 };
 	struct work *w = NULL;
 	struct progress prog;
 	size_t n = 0, nfiles = 0;
 	char *params = NULL;
-	int ret = EXIT_FAILED, first_file = 0, st, inited = 0, dl_down = 0, dl_failed = 0;
+	int ret = EXIT_FAILED, first_file = 0, st, inited = 0, dl_down = 0, dl_failed = 0, nworkers;
 	long long dl_skipped = 0;
 
 	if (wants_help(argc, argv)) {
@@ -765,6 +889,13 @@ CMD(cmd_import_responses)
 			only = agency_named(argv[++i]);
 			if (!only)
 				return usage_error(usage, "unknown agency \"%s\" (pfr or fms)", argv[i]);
+		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
+			long long k;
+
+			workers_s = argv[++i];
+			if (parse_int(workers_s, &k) < 0 || k < 1 || k > 64)
+				return usage_error(usage, "--workers needs a number from 1 to 64, not \"%s\"",
+						   workers_s);
 		} else if (!strcmp(argv[i], "--")) {
 			first_file = i + 1;
 			break;
@@ -859,23 +990,15 @@ CMD(cmd_import_responses)
 	snprintf(r.batch_id, sizeof(r.batch_id), "%lld", r.b.id);
 	if (ctx->rerun_of && take_back(&r, ctx->rerun_of, &w, &n))
 		goto fail;
-	if (db_script(r.c,
-		      "CREATE TEMP TABLE imp_results (check_id bigint NOT NULL, status text NOT NULL,"
-		      " message text, since date) ON COMMIT DELETE ROWS;"
-		      "CREATE TEMP TABLE imp_done (id bigint, account_id bigint, agency text, state text,"
-		      " reason text, data_version int) ON COMMIT DELETE ROWS",
-		      "creating the import tables"))
-		goto fail;
-
+	nworkers = workers_for(&r, workers_s, n);
 	progress_start(&prog, "packets", (long long)n);
-	for (size_t i = 0; i < n; i++) {
-		if (import_one(&r, &w[i])) {
-			progress_end(&prog);
-			goto fail;
-		}
-		progress_add(&prog, 1);
-	}
+	if (nworkers > 1)
+		st = import_parallel(&r, w, n, nworkers, &prog);
+	else
+		st = import_serial(&r, w, n, &prog);
 	progress_end(&prog);
+	if (st)
+		goto fail;
 
 	if (r.b.rejected)
 		ret = EXIT_DATAERR;

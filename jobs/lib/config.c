@@ -53,6 +53,7 @@ static const struct known known[] = {
 	{ "signer", "sender", T_STR, "ESIA", "sender id written into packets" },
 	AGENCY_KEYS("pfr"),
 	AGENCY_KEYS("fms"),
+	{ "import", "workers", T_INT, "2", "import processes side by side (own connections); 1: serial" },
 	{ "letters", "hmac_key", T_SECRET, "", "HMAC-SHA256 key file for activation codes" },
 	{ "letters", "code_ttl", T_DUR, "60d", "activation code lifetime" },
 	{ "letters", "max_attempts", T_INT, "5", "wrong code attempts before the code is blocked" },

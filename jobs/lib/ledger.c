@@ -111,6 +111,36 @@ int batch_update_counts(PGconn *c, const struct batch *b)
 	return db_exec(c, "UPDATE batches SET records = $2, rejected = $3 WHERE id = $1", 3, p);
 }
 
+int batch_add_counts(PGconn *c, const struct batch *b, long long records, long long rejected)
+{
+	char id[24], rec[24], rej[24];
+	const char *p[3] = { id, rec, rej };
+
+	snprintf(id, sizeof(id), "%lld", b->id);
+	snprintf(rec, sizeof(rec), "%lld", records);
+	snprintf(rej, sizeof(rej), "%lld", rejected);
+	return db_exec(c, "UPDATE batches SET records = records + $2, rejected = rejected + $3 WHERE id = $1",
+		       3, p);
+}
+
+int batch_reload_counts(PGconn *c, struct batch *b)
+{
+	char id[24];
+	const char *p[1] = { id };
+	PGresult *res;
+
+	snprintf(id, sizeof(id), "%lld", b->id);
+	res = db_query(c, "SELECT records, rejected FROM batches WHERE id = $1", 1, p);
+	if (!res)
+		return -1;
+	if (PQntuples(res)) {
+		b->records = atoll(PQgetvalue(res, 0, 0));
+		b->rejected = atoll(PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return 0;
+}
+
 int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err)
 {
 	char id[24], rec[24], rej[24];

@@ -31,6 +31,11 @@ int batch_start(PGconn *c, struct batch *b, const char *job, const char *scope,
 int batch_reap(PGconn *c);
 /* Persist the counters (outside or inside the caller's transaction). */
 int batch_update_counts(PGconn *c, const struct batch *b);
+/* Add to the stored counters inside the caller's transaction: for a batch
+ * whose work is shared by several worker processes. */
+int batch_add_counts(PGconn *c, const struct batch *b, long long records, long long rejected);
+/* Read the stored counters back into b (after workers added to them). */
+int batch_reload_counts(PGconn *c, struct batch *b);
 /* status: "succeeded", "failed", "partial"; err may be NULL. Releases locks. */
 int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err);
 
