@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -41,6 +40,7 @@
 #include "progress.h"
 #include "upload.h"
 #include "validate.h"
+#include "workers.h"
 #include "xmlsig.h"
 
 static const char usage[] = "esia-batch export-checks [--agency pfr|fms] [--limit N] [--parallel]";
@@ -1017,11 +1017,25 @@ static int export_agency(struct ctx *ctx, const struct agency *ag, long long lim
 	return ret;
 }
 
+struct export_args {
+	struct ctx *ctx;
+	long long limit;
+	const char *limit_s;
+	char **argv;
+};
+
+static int export_worker(int k, int n, void *arg, int fd)
+{
+	struct export_args *a = arg;
+
+	(void)n, (void)fd;
+	return export_agency(a->ctx, &agencies[k], a->limit, a->limit_s, a->argv);
+}
+
 CMD(cmd_export_checks)
 {
 	const char *only = NULL, *limit_s = NULL;
 	long long limit = 0;
-	pid_t pids[N_AGENCIES];
 	int ret = EXIT_DONE;
 
 	if (wants_help(argc, argv)) {
@@ -1056,30 +1070,21 @@ CMD(cmd_export_checks)
 	/* Both agencies: each in its own process, with its own connection, lock
 	 * and batch. They share nothing but the database, so PFR and FMS packets
 	 * are built and recorded side by side (about 1.7x on two cores). */
-	fflush(stdout);
-	fflush(stderr);
-	for (size_t k = 0; k < N_AGENCIES; k++) {
-		pids[k] = fork();
-		if (pids[k] == 0)
-			exit(export_agency(ctx, &agencies[k], limit, limit_s, argv));
-		if (pids[k] < 0) {
-			error("cannot start the %s export: %m; running it here", agencies[k].name);
-			ret = worse(ret, export_agency(ctx, &agencies[k], limit, limit_s, argv));
-		}
-	}
-	for (size_t k = 0; k < N_AGENCIES; k++) {
-		int st;
+	{
+		struct export_args a = { ctx, limit, limit_s, argv };
+		int codes[N_AGENCIES];
+		char none;
 
-		if (pids[k] <= 0)
-			continue;
-		while (waitpid(pids[k], &st, 0) < 0 && errno == EINTR)
-			;
-		if (WIFEXITED(st))
-			ret = worse(ret, WEXITSTATUS(st));
-		else {
-			error("the %s export died (signal %d)", agencies[k].name,
-			      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-			ret = worse(ret, EXIT_FAILED);
+		workers_run(N_AGENCIES, export_worker, &a, NULL, &none, 0, codes);
+		for (size_t k = 0; k < N_AGENCIES; k++) {
+			if (codes[k] == WORKER_NOT_STARTED) {
+				error("cannot start the %s export; running it here", agencies[k].name);
+				codes[k] = export_agency(ctx, &agencies[k], limit, limit_s, argv);
+			} else if (codes[k] < 0) {
+				error("the %s export died (signal %d)", agencies[k].name, -codes[k]);
+				codes[k] = EXIT_FAILED;
+			}
+			ret = worse(ret, codes[k]);
 		}
 	}
 	return ret;

@@ -462,7 +462,8 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 {
 	const char *p[3] = { pk->reply_to, pk->ag->name, r->batch_id };
 	PGresult *res = NULL;
-	char *sql = NULL;
+	char *sql = NULL, results[24];
+	long long current;
 	int ret = -1;
 
 	/* every CheckId a check of this agency sent in the request answered, once */
@@ -509,26 +510,35 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 		"  reason = %s"
 		" FROM imp_results r, accounts a WHERE c.id = r.check_id AND c.state = 'sent'"
 		"  AND a.id = c.account_id AND c.data_version = a.data_version"
-		" RETURNING c.id, c.account_id, c.agency, c.state, c.reason, c.data_version)"
-		" INSERT INTO imp_done SELECT * FROM u", reason_sql);
-	if (db_exec(r->c, sql, 0, NULL))
-		goto out;
-
-	/* stale answers: superseded, and the current data is checked afresh */
-	res = db_query(r->c,
-		"WITH s AS (UPDATE checks c SET state = 'superseded', result = r.status, answered_at = now(),"
-		"  reason = 'ответ на устаревшие данные (версия ' || c.data_version || ')'"
-		" FROM imp_results r, accounts a WHERE c.id = r.check_id AND c.state = 'sent'"
-		"  AND a.id = c.account_id AND c.data_version <> a.data_version"
-		" RETURNING c.account_id, c.agency),"
-		" i AS (INSERT INTO checks (account_id, agency, data_version)"
-		"  SELECT DISTINCT s.account_id, s.agency, a.data_version FROM s JOIN accounts a ON a.id = s.account_id"
-		"  ON CONFLICT (account_id, agency, data_version) DO NOTHING RETURNING 1)"
-		" SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM i)", 0, NULL);
+		" RETURNING c.id, c.account_id, c.agency, c.state, c.reason, c.data_version),"
+		" i AS (INSERT INTO imp_done SELECT * FROM u RETURNING 1)"
+		" SELECT count(*) FROM i", reason_sql);
+	res = db_query(r->c, sql, 0, NULL);
 	if (!res)
 		goto out;
-	r->stale += atoll(PQgetvalue(res, 0, 0));
+	current = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	res = NULL;
+
+	/* stale answers: superseded, and the current data is checked afresh
+	 * (none when every answer was to the current data) */
+	if (current < pk->results) {
+		res = db_query(r->c,
+			"WITH s AS (UPDATE checks c SET state = 'superseded', result = r.status, answered_at = now(),"
+			"  reason = 'ответ на устаревшие данные (версия ' || c.data_version || ')'"
+			" FROM imp_results r, accounts a WHERE c.id = r.check_id AND c.state = 'sent'"
+			"  AND a.id = c.account_id AND c.data_version <> a.data_version"
+			" RETURNING c.account_id, c.agency),"
+			" i AS (INSERT INTO checks (account_id, agency, data_version)"
+			"  SELECT DISTINCT s.account_id, s.agency, a.data_version FROM s JOIN accounts a ON a.id = s.account_id"
+			"  ON CONFLICT (account_id, agency, data_version) DO NOTHING RETURNING 1)"
+			" SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM i)", 0, NULL);
+		if (!res)
+			goto out;
+		r->stale += atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		res = NULL;
+	}
 
 	/* failures: the account's data is rejected with what to fix; one notice per check */
 	res = db_query(r->c,
@@ -575,13 +585,22 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 		res = NULL;
 	}
 
-	/* the request is answered once none of its checks waits any more */
-	if (db_exec(r->c,
-		    "UPDATE packets SET status = 'answered' WHERE id = $1::uuid AND status IN ('written', 'uploaded')"
-		    " AND NOT EXISTS (SELECT 1 FROM unnest(check_ids) AS i (id) JOIN checks c ON c.id = i.id"
-		    "  WHERE c.packet_id = $1::uuid AND c.state = 'sent')",
-		    1, p))
-		goto out;
+	/* The request is answered once none of its checks waits any more; an
+	 * answer to every CheckId of the request (each checked above to be the
+	 * request's, once) settles that without looking. */
+	{
+		const char *pa[2] = { pk->reply_to, results };
+
+		snprintf(results, sizeof(results), "%lld", pk->results);
+		if (db_exec(r->c,
+			    "UPDATE packets SET status = 'answered' WHERE id = $1::uuid"
+			    " AND status IN ('written', 'uploaded')"
+			    " AND (cardinality(check_ids) = $2::int OR NOT EXISTS (SELECT 1"
+			    "  FROM unnest(check_ids) AS i (id) JOIN checks c ON c.id = i.id"
+			    "  WHERE c.packet_id = $1::uuid AND c.state = 'sent'))",
+			    2, pa))
+			goto out;
+	}
 	ret = 0;
 out:
 	PQclear(res);

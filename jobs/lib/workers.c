@@ -79,7 +79,8 @@ int workers_run(int n, worker_fn fn, void *arg, struct progress *prog, void *res
 	struct pollfd *pf = xcalloc((size_t)n, sizeof(*pf));
 	int open_fds = 0, ret = 0;
 
-	memset(results, 0, (size_t)n * size);
+	if (size)
+		memset(results, 0, (size_t)n * size);
 	fflush(stdout);
 	fflush(stderr);
 	for (int k = 0; k < n; k++) {
@@ -87,7 +88,7 @@ int workers_run(int n, worker_fn fn, void *arg, struct progress *prog, void *res
 
 		ch[k].fd = -1;
 		ch[k].pid = -1;
-		codes[k] = -1;
+		codes[k] = WORKER_NOT_STARTED;
 		if (pipe(p)) {
 			error("cannot start worker %d: %m", k + 1);
 			continue;

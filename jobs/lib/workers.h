@@ -21,10 +21,13 @@ void worker_tick(int fd);
 /* The child's result: size bytes, copied into the parent's results[k]. */
 void worker_report(int fd, const void *res, size_t size);
 
+/* codes[k] of a child that could not be started */
+#define WORKER_NOT_STARTED (-1000)
+
 /* Fork n children running fn, wait for all of them. results holds n slots of
  * size bytes (zeroed; a child that never reported leaves its slot zero).
- * codes[k] is child k's exit code, or -SIGNAL when it was killed, or -1 when
- * it could not be started. Returns 0 when every child exited 0. */
+ * codes[k] is child k's exit code, -SIGNAL when it was killed, or
+ * WORKER_NOT_STARTED. Returns 0 when every child exited 0. */
 int workers_run(int n, worker_fn fn, void *arg, struct progress *prog, void *results,
 		size_t size, int *codes);
 
