@@ -72,7 +72,6 @@ static const char help[] =
 	"next run).\n";
 
 #define FETCH_ROWS 1000
-#define SIG_RESERVE 1536 /* SignedInfo, SignatureValue, KeyInfo framing */
 /* While a packet's file exists but its row is not committed, the writer
  * holds advisory lock (3, hashtext(packet id)); the orphan sweep tests it. */
 
@@ -151,6 +150,7 @@ struct run {
 	const struct signer *signer;
 	char *outdir;
 	long long max_records, max_bytes, limit; /* limit 0 = none */
+	long sig_bytes; /* what the signature and closing the packet add to it */
 	long long claimed;                       /* checks taken this run (for --limit) */
 	long long packets, sent, refused, superseded, timed_out, requeued, uploaded, upload_failed;
 	long long orphans;
@@ -576,7 +576,7 @@ static int one_packet(struct run *r)
 					  r->ag->name, val(res, i, C_ID), why);
 				continue;
 			}
-			if (xmlBufferLength(r->xbuf) + SIG_RESERVE + 64 > r->max_bytes) {
+			if (xmlBufferLength(r->xbuf) + r->sig_bytes > r->max_bytes) {
 				/* does not fit: take it back, it stays pending */
 				r->xbuf->use = (unsigned)before;
 				r->xbuf->content[before] = '\0';
@@ -889,6 +889,12 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 	r.signer = get_signer(ls, r.cfg);
 	if (!r.signer)
 		goto out;
+	/* the signature with its certificates, the root's end tag and room for
+	 * the final RecordCount: a packet that fits before signing fits after */
+	r.sig_bytes = xmlsig_overhead(r.signer);
+	if (r.sig_bytes < 0)
+		goto out;
+	r.sig_bytes += 64;
 	params = batch_params_argv(argc, argv);
 	st = batch_start(c, &r.b, "export-checks", ag->name,
 			 ctx->parallel ? LOCK_SHARED_WORK : LOCK_EXCLUSIVE, params, ctx->rerun_of);

@@ -359,6 +359,45 @@ out:
 	return ret;
 }
 
+static int dumped_size(xmlDocPtr doc)
+{
+	xmlChar *buf = NULL;
+	int len = -1;
+
+	xmlDocDumpMemoryEnc(doc, &buf, &len, "UTF-8");
+	if (!buf)
+		return -1;
+	xmlFree(buf);
+	return len;
+}
+
+long xmlsig_overhead(const struct signer *s)
+{
+	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+	xmlNodePtr root = doc ? xmlNewDocNode(doc, NULL, BAD_CAST "x", NULL) : NULL;
+	long ret = -1;
+	int before, after;
+
+	if (!root) {
+		error("out of memory");
+		goto out;
+	}
+	xmlDocSetRootElement(doc, root);
+	/* "<x/>" becomes "<x>...</x>": the 3 bytes count against the limit too */
+	before = dumped_size(doc);
+	if (before < 0 || xmlsig_sign(doc, s) < 0)
+		goto out;
+	after = dumped_size(doc);
+	if (after < 0) {
+		error("cannot serialise the signed document");
+		goto out;
+	}
+	ret = after - before;
+out:
+	xmlFreeDoc(doc);
+	return ret;
+}
+
 /* ---- verification ---- */
 
 static int fail(char *why, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);

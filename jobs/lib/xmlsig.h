@@ -53,6 +53,12 @@ const char *signer_algorithm(const struct signer *s);
  * an error. Thread-compatible (one doc per call), not thread-safe. */
 int xmlsig_sign(xmlDocPtr doc, const struct signer *s);
 
+/* Bytes that xmlsig_sign() adds to a document serialised by
+ * xmlDocDumpMemory (the ds:Signature element with its certificates), measured
+ * by signing a one-element document; the same for every document, since the
+ * digest and signature values have a fixed length. -1 after an error. */
+long xmlsig_overhead(const struct signer *s);
+
 /* Verify doc as described above. trust_anchor_pem is a FILE holding one or
  * more CA certificates in PEM. expected_org may be NULL or "" to skip the O=
  * check. Returns 0 when valid; -1 with a one-line reason in why (nothing is
