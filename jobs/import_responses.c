@@ -565,9 +565,12 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 		res = db_query(r->c,
 			"WITH p AS (UPDATE accounts a SET level = CASE a.level WHEN 'simplified' THEN 'standard'"
 			"  ELSE a.level END, data_status = 'verified', data_reject_reason = NULL, updated_at = now()"
-			" WHERE a.id IN (SELECT account_id FROM imp_done WHERE state = 'passed')"
-			"  AND (SELECT count(*) FROM checks c WHERE c.account_id = a.id"
-			"   AND c.data_version = a.data_version AND c.state = 'passed') = 2"
+			/* imp_done holds this agency's answers to current data; the
+			 * other agency's check for the same data must have passed too */
+			" FROM imp_done d WHERE a.id = d.account_id AND d.state = 'passed'"
+			"  AND EXISTS (SELECT 1 FROM checks s WHERE s.account_id = d.account_id"
+			"   AND s.agency = CASE d.agency WHEN 'pfr' THEN 'fms' ELSE 'pfr' END"
+			"   AND s.data_version = d.data_version AND s.state = 'passed')"
 			" RETURNING a.id, a.data_version, a.level),"
 			" e AS (INSERT INTO audit_events (event, account_id, batch_id, details)"
 			"  SELECT 'account.standard', p.id, $1::bigint, jsonb_build_object('data_version',"

@@ -64,5 +64,4 @@ floor_of ""
 /usr/bin/time -f "%e %M %U %S" -o "$W/time" "$EB" -q export-checks || [ $? = 65 ]
 report "both agencies" ""
 "$PGBIN/dropdb" "${DB}_both"
-"$PGBIN/dropdb" "$DB"
 rm -rf "$W"
