@@ -1,13 +1,12 @@
 /* import-responses: believe an agency's answer only after every check, then
  * apply it in one transaction.
  *
- * Per packet, top to bottom: read (size limit) → safe parse → XSD → agency of
- * the folder → XML-DSig (pinned anchor, dates, signer O=, covers the root) →
- * counts → [BEGIN] request exists for that agency → not seen before → COPY the
- * results → every CheckId belongs to the request → set-based apply → [COMMIT]
+ * Per packet: import_verify() (import_read.c: size, safe parse, XSD, folder's
+ * agency, XML-DSig, counts) → import_record() (import_apply.c: one transaction)
  * → move to processed/. Any refusal moves the file to rejected/<agency>/ with
  * NAME.reason and leaves the database as it was (only the batch row counts it
- * and lists the file, so `rerun` can try it again). */
+ * and lists the file, so `rerun` can try it again). This file: the command,
+ * the inbox, quarantine, rerun and the worker processes. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +19,6 @@
 #include <unistd.h>
 
 #include <libxml/tree.h>
-#include <openssl/evp.h>
 
 #include "atomic.h"
 #include "db.h"
@@ -30,7 +28,6 @@
 #include "ledger.h"
 #include "log.h"
 #include "progress.h"
-#include "safexml.h"
 #include "workers.h"
 #include "xmlsig.h"
 
@@ -71,68 +68,7 @@ static const char help[] =
 	"      rest applied; also a file on the server skipped: bad name or oversize),\n"
 	"      75 lock held, database down, or download server down (nothing else failed).\n";
 
-struct agency {
-	const char *name, *org, *ns, *root, *xsd;
-};
-
-static const struct agency agencies[] = {
-	{ "pfr", "PFR", "http://kvs.pfr.com/snils-validation/1.0.1", "SnilsValidationResponse",
-	  "pfr-response.xsd" },
-	{ "fms", "FMS", "http://fms.gov.ru/passport-validity/1.0.0", "PassportValidityResponse",
-	  "fms-response.xsd" },
-};
-#define N_AGENCIES (sizeof(agencies) / sizeof(agencies[0]))
-
-static const struct agency *agency_named(const char *name)
-{
-	for (size_t i = 0; i < N_AGENCIES; i++)
-		if (name && !strcmp(agencies[i].name, name))
-			return &agencies[i];
-	return NULL;
-}
-
-/* One file to import and the agency its folder (or --agency) says it is from. */
-struct work {
-	char *path;
-	const struct agency *ag; /* NULL: take it from the packet, the signer must agree */
-};
-
-struct run {
-	struct ctx *ctx;
-	struct config *cfg;
-	PGconn *c;
-	struct batch b;
-	char batch_id[24];
-	long long applied, duplicates, passed, failed, stale, promoted;
-	char *copybuf;
-	size_t copylen, copycap;
-};
-
-/* What a verified packet says. */
-struct packet {
-	const struct agency *ag;
-	char id[40], reply_to[40];
-	char sha256[65];
-	long long bytes, count, results;
-	char *name;
-};
-
-/* A refusal: a one-line "what" plus details for the .reason file. */
-struct why {
-	char what[640];
-	char detail[1024];
-};
-
-/* Say why a packet is refused; returns 1 (refused). */
-static int PRINTF_LIKE(2, 3) refuse(struct why *w, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(w->what, sizeof(w->what), fmt, ap);
-	va_end(ap);
-	return 1;
-}
+#include "import.h"
 
 /* ---------------------------------------------------------------- files */
 
@@ -243,445 +179,6 @@ out:
 	return ret;
 }
 
-/* ---------------------------------------------------------------- reading */
-
-static int read_all(const char *path, long long max, char **buf, long long *len, struct why *w)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW);
-	ssize_t got;
-
-	*buf = NULL;
-	if (fd < 0)
-		return refuse(w, "cannot open: %s", strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return refuse(w, "not a regular file");
-	}
-	if (st.st_size > max) {
-		close(fd);
-		return refuse(w, "oversize: %lld bytes, limit %lld", (long long)st.st_size, max);
-	}
-	*buf = xmalloc(st.st_size + 1);
-	got = read(fd, *buf, st.st_size);
-	close(fd);
-	if (got != st.st_size) {
-		free(*buf);
-		*buf = NULL;
-		return refuse(w, "short read");
-	}
-	(*buf)[st.st_size] = '\0';
-	*len = st.st_size;
-	return 0;
-}
-
-static void sha256_hex(const char *buf, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-static int is_el(xmlNodePtr n, const char *ns, const char *name)
-{
-	return n->type == XML_ELEMENT_NODE && n->ns && !strcmp((const char *)n->ns->href, ns) &&
-	       !strcmp((const char *)n->name, name);
-}
-
-static void copy_attr(xmlNodePtr n, const char *name, char *out, size_t sz)
-{
-	xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
-
-	snprintf(out, sz, "%s", v ? (const char *)v : "");
-	xmlFree(v);
-}
-
-static void copy_put(struct run *r, const char *s, size_t n)
-{
-	if (r->copylen + n + 1 > r->copycap) {
-		r->copycap = (r->copylen + n + 1) * 2;
-		r->copybuf = xrealloc(r->copybuf, r->copycap);
-	}
-	memcpy(r->copybuf + r->copylen, s, n);
-	r->copylen += n;
-}
-
-/* The text of child element `name` of n, COPY-escaped, or \N. */
-static void copy_child(struct run *r, xmlNodePtr n, const char *ns, const char *name, int last)
-{
-	char esc[4096];
-	xmlChar *v = NULL;
-
-	for (xmlNodePtr k = n->children; k; k = k->next)
-		if (is_el(k, ns, name)) {
-			v = xmlNodeGetContent(k);
-			break;
-		}
-	if (v && db_copy_escape((const char *)v, esc, sizeof(esc)) >= 0)
-		copy_put(r, esc, strlen(esc));
-	else
-		copy_put(r, "\\N", 2);
-	copy_put(r, last ? "\n" : "\t", 1);
-	xmlFree(v);
-}
-
-/* After XSD and signature: the root's attributes and the COPY rows
- * check_id, status, message (PFR Message / FMS Reason), since. */
-static int extract(struct run *r, xmlNodePtr root, struct packet *pk, struct why *w)
-{
-	const char *ns = pk->ag->ns;
-	char count[32], id[32];
-	int fms = !strcmp(pk->ag->name, "fms");
-
-	copy_attr(root, "PacketId", pk->id, sizeof(pk->id));
-	copy_attr(root, "InReplyTo", pk->reply_to, sizeof(pk->reply_to));
-	copy_attr(root, "RecordCount", count, sizeof(count));
-	pk->count = atoll(count);
-	r->copylen = 0;
-	pk->results = 0;
-	for (xmlNodePtr n = root->children; n; n = n->next) {
-		if (!is_el(n, ns, "Result"))
-			continue;
-		copy_attr(n, "CheckId", id, sizeof(id));
-		copy_put(r, id, strlen(id));
-		copy_put(r, "\t", 1);
-		copy_child(r, n, ns, "Status", 0);
-		if (fms) {
-			xmlChar *st = NULL;
-
-			for (xmlNodePtr k = n->children; k; k = k->next)
-				if (is_el(k, ns, "Status"))
-					st = xmlNodeGetContent(k);
-			int bad = st && !strcmp((const char *)st, "invalid");
-			xmlFree(st);
-			if (bad) {
-				int has = 0;
-				for (xmlNodePtr k = n->children; k; k = k->next)
-					has |= is_el(k, ns, "Reason");
-				if (!has)
-					return refuse(w, "result for CheckId %s is invalid without a Reason", id);
-			}
-			copy_child(r, n, ns, "Reason", 0);
-			copy_child(r, n, ns, "InvalidSince", 1);
-		} else {
-			copy_child(r, n, ns, "Message", 0);
-			copy_put(r, "\\N\n", 3);
-		}
-		pk->results++;
-	}
-	if (pk->results != pk->count)
-		return refuse(w, "RecordCount %lld does not match %lld results", pk->count, pk->results);
-	return 0;
-}
-
-/* Everything that can be checked without the database. 0 believed, 1 refused
- * (w says why), never -1: a packet cannot make the job fail. */
-static int verify(struct run *r, const struct work *wk, struct packet *pk, xmlDocPtr *docp,
-		  struct why *w)
-{
-	long long max = 0, len = 0;
-	char *buf = NULL, why[512] = "";
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root;
-	const struct agency *ag = NULL;
-	int ret = 1;
-
-	for (size_t i = 0; i < N_AGENCIES; i++) {
-		long long m = cfg_int(r->cfg, agencies[i].name, "max_response_bytes");
-		if ((!wk->ag || wk->ag == &agencies[i]) && m > max)
-			max = m;
-	}
-	if (read_all(wk->path, max, &buf, &len, w))
-		goto out;
-	pk->bytes = len;
-	sha256_hex(buf, len, pk->sha256);
-	doc = safexml_read_mem(buf, len, max, wk->path, why, sizeof(why));
-	if (!doc) {
-		refuse(w, "unsafe or malformed XML: %s", why);
-		goto out;
-	}
-	root = xmlDocGetRootElement(doc);
-	for (size_t i = 0; root && i < N_AGENCIES; i++)
-		if (is_el(root, agencies[i].ns, agencies[i].root))
-			ag = &agencies[i];
-	if (!ag) {
-		refuse(w, "not a response packet: root element {%s}%s",
-		       root && root->ns ? (const char *)root->ns->href : "",
-		       root ? (const char *)root->name : "(none)");
-		goto out;
-	}
-	if (safexml_validate(doc, cfg_formats_dir(r->cfg), ag->xsd, why, sizeof(why))) {
-		refuse(w, "does not match %s: %s", ag->xsd, why);
-		goto out;
-	}
-	if (wk->ag && wk->ag != ag) {
-		refuse(w, "wrong agency: a %s packet in the %s folder", ag->org, wk->ag->org);
-		goto out;
-	}
-	if (len > cfg_int(r->cfg, ag->name, "max_response_bytes")) {
-		refuse(w, "oversize: %lld bytes, limit %lld", len,
-		       cfg_int(r->cfg, ag->name, "max_response_bytes"));
-		goto out;
-	}
-	pk->ag = ag;
-	if (xmlsig_verify(doc, cfg_str(r->cfg, ag->name, "trust_anchor"), ag->org, why,
-			  sizeof(why))) {
-		refuse(w, "signature refused: %s", why);
-		goto out;
-	}
-	if (extract(r, root, pk, w))
-		goto out;
-	*docp = doc;
-	doc = NULL;
-	ret = 0;
-out:
-	xmlFreeDoc(doc);
-	free(buf);
-	return ret;
-}
-
-/* ---------------------------------------------------------------- apply */
-
-/* Reasons the citizen reads (what to fix), by agency answer. */
-static const char reason_sql[] =
-	"CASE r.status"
-	" WHEN 'mismatch' THEN 'Данные не совпадают с данными ПФР: проверьте фамилию, имя, отчество,"
-	" пол и дату рождения' || coalesce(' (' || r.message || ')', '')"
-	" WHEN 'not_found' THEN CASE c.agency WHEN 'pfr' THEN 'СНИЛС не найден в ПФР: проверьте номер СНИЛС'"
-	"  ELSE 'Паспорт не найден в ФМС: проверьте серию, номер и дату выдачи паспорта' END"
-	" WHEN 'invalid' THEN r.message || coalesce(' (с ' || to_char(r.since, 'DD.MM.YYYY') || ')', '')"
-	"  || ': укажите данные действующего паспорта'"
-	" END";
-
-/* One packet's results are in imp_results. Inside the caller's transaction.
- * Returns 0, 1 refused (w), -1 database error. */
-static int apply(struct run *r, struct packet *pk, struct why *w)
-{
-	const char *p[3] = { pk->reply_to, pk->ag->name, r->batch_id };
-	PGresult *res = NULL;
-	char *sql = NULL, results[24];
-	long long current;
-	int ret = -1;
-
-	/* every CheckId a check of this agency sent in the request answered, once */
-	res = db_query(r->c,
-		"SELECT count(*) FILTER (WHERE c.id IS NULL OR c.agency <> $2),"
-		" count(*) FILTER (WHERE c.agency = $2 AND c.packet_id IS DISTINCT FROM $1::uuid),"
-		" count(*) - count(DISTINCT r.check_id),"
-		" coalesce(min(r.check_id) FILTER (WHERE c.id IS NULL OR c.agency <> $2"
-		"  OR c.packet_id IS DISTINCT FROM $1::uuid)::text, '')"
-		" FROM imp_results r LEFT JOIN checks c ON c.id = r.check_id", 2, p);
-	if (!res)
-		goto out;
-	if (atoll(PQgetvalue(res, 0, 0))) {
-		ret = refuse(w, "%s record(s) not in request %s", PQgetvalue(res, 0, 0), pk->reply_to);
-		snprintf(w->detail, sizeof(w->detail), "first unknown CheckId: %s", PQgetvalue(res, 0, 3));
-		goto out;
-	}
-	if (atoll(PQgetvalue(res, 0, 1))) {
-		ret = refuse(w, "%s record(s) no longer in request %s (requested again since)",
-			     PQgetvalue(res, 0, 1), pk->reply_to);
-		snprintf(w->detail, sizeof(w->detail), "first such CheckId: %s", PQgetvalue(res, 0, 3));
-		goto out;
-	}
-	if (atoll(PQgetvalue(res, 0, 2))) {
-		ret = refuse(w, "a CheckId is answered twice");
-		goto out;
-	}
-	PQclear(res);
-	res = NULL;
-
-	/* Lock the accounts in id order: the other agency's answer for the same
-	 * citizen waits, so "both passed" is seen by exactly one of them, and a
-	 * data edit cannot slip between the version test and the promotion. */
-	if (db_exec(r->c,
-		    "SELECT count(*) FROM (SELECT a.id FROM accounts a JOIN checks c ON c.account_id = a.id"
-		    " JOIN imp_results r ON r.check_id = c.id ORDER BY a.id FOR NO KEY UPDATE OF a) x",
-		    0, NULL))
-		goto out;
-
-	/* answers to the data the account still has */
-	sql = xasprintf(
-		"WITH u AS (UPDATE checks c SET state = CASE WHEN r.status IN ('match', 'valid')"
-		"  THEN 'passed' ELSE 'failed' END, result = r.status, answered_at = now(),"
-		"  reason = %s"
-		" FROM imp_results r, accounts a WHERE c.id = r.check_id AND c.state = 'sent'"
-		"  AND a.id = c.account_id AND c.data_version = a.data_version"
-		" RETURNING c.id, c.account_id, c.agency, c.state, c.reason, c.data_version),"
-		" i AS (INSERT INTO imp_done SELECT * FROM u RETURNING 1)"
-		" SELECT count(*) FROM i", reason_sql);
-	res = db_query(r->c, sql, 0, NULL);
-	if (!res)
-		goto out;
-	current = atoll(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = NULL;
-
-	/* stale answers: superseded, and the current data is checked afresh
-	 * (none when every answer was to the current data) */
-	if (current < pk->results) {
-		res = db_query(r->c,
-			"WITH s AS (UPDATE checks c SET state = 'superseded', result = r.status, answered_at = now(),"
-			"  reason = 'ответ на устаревшие данные (версия ' || c.data_version || ')'"
-			" FROM imp_results r, accounts a WHERE c.id = r.check_id AND c.state = 'sent'"
-			"  AND a.id = c.account_id AND c.data_version <> a.data_version"
-			" RETURNING c.account_id, c.agency),"
-			" i AS (INSERT INTO checks (account_id, agency, data_version)"
-			"  SELECT DISTINCT s.account_id, s.agency, a.data_version FROM s JOIN accounts a ON a.id = s.account_id"
-			"  ON CONFLICT (account_id, agency, data_version) DO NOTHING RETURNING 1)"
-			" SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM i)", 0, NULL);
-		if (!res)
-			goto out;
-		r->stale += atoll(PQgetvalue(res, 0, 0));
-		PQclear(res);
-		res = NULL;
-	}
-
-	/* failures: the account's data is rejected with what to fix; one notice per check */
-	res = db_query(r->c,
-		"WITH f AS (SELECT DISTINCT ON (account_id) account_id, reason FROM imp_done"
-		"  WHERE state = 'failed' ORDER BY account_id, id),"
-		" u AS (UPDATE accounts a SET data_status = 'rejected', updated_at = now(),"
-		"  data_reject_reason = CASE WHEN a.data_status = 'rejected' AND a.data_reject_reason IS NOT NULL"
-		"   AND strpos(a.data_reject_reason, f.reason) = 0 THEN a.data_reject_reason || '; ' || f.reason"
-		"   ELSE f.reason END"
-		"  FROM f WHERE a.id = f.account_id RETURNING a.id)"
-		" SELECT count(*), coalesce(enqueue_notices('check_failed', array_agg(d.account_id),"
-		"  array_agg('check_failed:' || d.id), array_agg(jsonb_build_object('reason', d.reason,"
-		"  'agency', d.agency, 'check', d.id)), $1::bigint), 0), (SELECT count(*) FROM u)"
-		" FROM imp_done d WHERE d.state = 'failed'", 1, p + 2);
-	if (!res)
-		goto out;
-	r->failed += atoll(PQgetvalue(res, 0, 0));
-	PQclear(res);
-
-	/* promotions: both current checks passed */
-	{
-		const char *pp[2] = { r->batch_id, pk->id };
-
-		res = db_query(r->c,
-			"WITH p AS (UPDATE accounts a SET level = CASE a.level WHEN 'simplified' THEN 'standard'"
-			"  ELSE a.level END, data_status = 'verified', data_reject_reason = NULL, updated_at = now()"
-			/* imp_done holds this agency's answers to current data; the
-			 * other agency's check for the same data must have passed too */
-			" FROM imp_done d WHERE a.id = d.account_id AND d.state = 'passed'"
-			"  AND EXISTS (SELECT 1 FROM checks s WHERE s.account_id = d.account_id"
-			"   AND s.agency = CASE d.agency WHEN 'pfr' THEN 'fms' ELSE 'pfr' END"
-			"   AND s.data_version = d.data_version AND s.state = 'passed')"
-			" RETURNING a.id, a.data_version, a.level),"
-			" e AS (INSERT INTO audit_events (event, account_id, batch_id, details)"
-			"  SELECT 'account.standard', p.id, $1::bigint, jsonb_build_object('data_version',"
-			"  p.data_version, 'level', p.level, 'packet', $2::text) FROM p)"
-			" SELECT count(*), coalesce(enqueue_notices('check_passed', array_agg(p.id),"
-			"  array_agg('check_passed:' || p.id || ':' || p.data_version),"
-			"  array_agg(jsonb_build_object('data_version', p.data_version)), $1::bigint), 0),"
-			"  (SELECT count(*) FROM imp_done WHERE state = 'passed') FROM p",
-			2, pp);
-		if (!res)
-			goto out;
-		r->promoted += atoll(PQgetvalue(res, 0, 0));
-		r->passed += atoll(PQgetvalue(res, 0, 2));
-		PQclear(res);
-		res = NULL;
-	}
-
-	/* The request is answered once none of its checks waits any more; an
-	 * answer to every CheckId of the request (each checked above to be the
-	 * request's, once) settles that without looking. */
-	{
-		const char *pa[2] = { pk->reply_to, results };
-
-		snprintf(results, sizeof(results), "%lld", pk->results);
-		if (db_exec(r->c,
-			    "UPDATE packets SET status = 'answered' WHERE id = $1::uuid"
-			    " AND status IN ('written', 'uploaded')"
-			    " AND (cardinality(check_ids) = $2::int OR NOT EXISTS (SELECT 1"
-			    "  FROM unnest(check_ids) AS i (id) JOIN checks c ON c.id = i.id"
-			    "  WHERE c.packet_id = $1::uuid AND c.state = 'sent'))",
-			    2, pa))
-			goto out;
-	}
-	ret = 0;
-out:
-	PQclear(res);
-	free(sql);
-	return ret;
-}
-
-/* The database part of one packet. 0 applied or duplicate (*dup set),
- * 1 refused (w), -1 error (transaction rolled back). */
-static int record(struct run *r, struct packet *pk, int *dup, struct why *w)
-{
-	char bytes[24], count[24];
-	const char *p[9] = { pk->id, pk->ag->name, r->batch_id, pk->name, pk->sha256, count, bytes,
-			     pk->reply_to, NULL };
-	PGresult *res = NULL;
-	int ret = -1;
-
-	*dup = 0;
-	snprintf(bytes, sizeof(bytes), "%lld", pk->bytes);
-	snprintf(count, sizeof(count), "%lld", pk->count);
-	if (db_begin(r->c))
-		goto out;
-	/* the request: ours, for this agency (locked: its answers apply one at a time) */
-	res = db_query(r->c, "SELECT agency, direction FROM packets WHERE id = $1::uuid FOR UPDATE", 1,
-		       p + 7);
-	if (!res)
-		goto out;
-	if (!PQntuples(res) || strcmp(PQgetvalue(res, 0, 1), "request") ||
-	    strcmp(PQgetvalue(res, 0, 0), pk->ag->name)) {
-		ret = refuse(w, "answers no %s request of ours: InReplyTo %s", pk->ag->org, pk->reply_to);
-		goto out;
-	}
-	PQclear(res);
-	/* the response itself, once */
-	res = db_query(r->c,
-		"INSERT INTO packets (id, direction, agency, batch_id, file_name, sha256, records, bytes,"
-		" in_reply_to, status) VALUES ($1::uuid, 'response', $2, $3::bigint, $4, $5, $6::int,"
-		" $7::bigint, $8::uuid, 'applied') ON CONFLICT (id) DO NOTHING RETURNING 1", 8, p);
-	if (!res)
-		goto out;
-	if (!PQntuples(res)) {
-		PQclear(res);
-		res = db_query(r->c, "SELECT direction, sha256 FROM packets WHERE id = $1::uuid", 1, p);
-		if (!res)
-			goto out;
-		if (PQntuples(res) && !strcmp(PQgetvalue(res, 0, 0), "response") &&
-		    !strcmp(PQgetvalue(res, 0, 1), pk->sha256)) {
-			*dup = 1;
-			ret = 0;
-		} else {
-			ret = refuse(w, "PacketId %s is already used by a different packet", pk->id);
-		}
-		goto out;
-	}
-	PQclear(res);
-	res = NULL;
-	if (db_copy_start(r->c, "COPY imp_results (check_id, status, message, since) FROM STDIN") ||
-	    db_copy_put(r->c, r->copybuf, (int)r->copylen) || db_copy_end(r->c))
-		goto out;
-	ret = apply(r, pk, w);
-	if (ret)
-		goto out;
-	/* added, not overwritten: workers share the batch row */
-	r->b.records += pk->results;
-	if (batch_add_counts(r->c, &r->b, pk->results, 0))
-		goto out;
-	fault_point("import.before_commit");
-	if (db_commit(r->c))
-		goto out;
-	fault_point("import.after_commit");
-	ret = 0;
-out:
-	PQclear(res);
-	if (ret || *dup)
-		db_rollback(r->c);
-	return ret;
-}
-
 /* One file: 0 applied/duplicate/refused, -1 the job must stop. */
 static int import_one(struct run *r, const struct work *wk)
 {
@@ -694,10 +191,10 @@ static int import_one(struct run *r, const struct work *wk)
 
 	pk.name = basename(copy);
 	fault_point("import.packet");
-	rc = verify(r, wk, &pk, &doc, &w);
+	rc = import_verify(r, wk, &pk, &doc, &w);
 	xmlFreeDoc(doc); /* everything needed is in pk and the COPY buffer */
 	if (!rc)
-		rc = record(r, &pk, &dup, &w);
+		rc = import_record(r, &pk, &dup, &w);
 	if (rc < 0) {
 		r->b.records = before;
 		goto out;
@@ -940,10 +437,10 @@ CMD(cmd_import_responses)
 	for (size_t i = 0; i < N_AGENCIES && !nfiles && !ctx->rerun_of; i++) {
 		struct download_stats ds = { 0 };
 
-		if ((only && only != &agencies[i]) ||
-		    !*cfg_str(r.cfg, agencies[i].name, "download_url"))
+		if ((only && only != &import_agencies[i]) ||
+		    !*cfg_str(r.cfg, import_agencies[i].name, "download_url"))
 			continue;
-		st = download_agency(r.cfg, agencies[i].name, &ds);
+		st = download_agency(r.cfg, import_agencies[i].name, &ds);
 		if (st == DOWNLOAD_TRANSIENT)
 			dl_down = 1;
 		else if (st == DOWNLOAD_REFUSED)
@@ -951,7 +448,7 @@ CMD(cmd_import_responses)
 		dl_skipped += ds.skipped;
 		if (ctx->verbosity >= 0 && (ds.fetched || ds.skipped))
 			printf("downloaded %lld packet%s from %s (%lld skipped)\n", ds.fetched,
-			       ds.fetched == 1 ? "" : "s", agencies[i].org, ds.skipped);
+			       ds.fetched == 1 ? "" : "s", import_agencies[i].org, ds.skipped);
 	}
 	/* the work: named files, or the inbox folders */
 	if (ctx->rerun_of) {
@@ -970,10 +467,10 @@ CMD(cmd_import_responses)
 		for (size_t i = 0; i < N_AGENCIES; i++) {
 			char *dir;
 
-			if (only && only != &agencies[i])
+			if (only && only != &import_agencies[i])
 				continue;
-			dir = agency_dir(r.cfg, "inbox", agencies[i].name);
-			st = list_inbox(dir, &agencies[i], &w, &n);
+			dir = agency_dir(r.cfg, "inbox", import_agencies[i].name);
+			st = list_inbox(dir, &import_agencies[i], &w, &n);
 			free(dir);
 			if (st)
 				goto out;
@@ -987,9 +484,9 @@ CMD(cmd_import_responses)
 	}
 
 	for (size_t i = 0; i < N_AGENCIES; i++)
-		if ((!only || only == &agencies[i]) && !*cfg_str(r.cfg, agencies[i].name, "trust_anchor")) {
+		if ((!only || only == &import_agencies[i]) && !*cfg_str(r.cfg, import_agencies[i].name, "trust_anchor")) {
 			error("[%s] trust_anchor is not set: no answer from %s can be believed",
-			      agencies[i].name, agencies[i].org);
+			      import_agencies[i].name, import_agencies[i].org);
 			goto out;
 		}
 	if (xmlsig_init())

@@ -1,0 +1,447 @@
+/* export-checks: one packet in one transaction. Claim up to max_records
+ * pending checks (a cursor over the queue; FOR UPDATE SKIP LOCKED with
+ * --parallel), validate each locally (refused -> failed + notice), stream the
+ * rest with the text writer (bounded by max_bytes, the signature counted),
+ * sign, write the file atomically (0600), then record the packet and mark
+ * the checks sent, and commit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlwriter.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "atomic.h"
+#include "config.h"
+#include "db.h"
+#include "err.h"
+#include "esia-batch.h"
+#include "export.h"
+#include "fault.h"
+#include "log.h"
+#include "validate.h"
+#include "xmlsig.h"
+
+#define FETCH_ROWS 1000
+/* While a packet's file exists but its row is not committed, the writer
+ * holds advisory lock (3, hashtext(packet id)); the orphan sweep tests it. */
+
+enum col { C_ID, C_ACCOUNT, C_VERSION, C_STALE, C_FAMILY, C_FIRST, C_PATRONYMIC, C_GENDER,
+	   C_BIRTH, C_SNILS, C_SERIES, C_NUMBER, C_ISSUED, C_ISSUER };
+
+static const char claim_sql[] =
+	"DECLARE claim NO SCROLL CURSOR FOR"
+	" SELECT ch.id, ch.account_id, a.data_version,"
+	"  ch.data_version < a.data_version AND EXISTS (SELECT 1 FROM checks n"
+	"   WHERE n.account_id = ch.account_id AND n.agency = ch.agency"
+	"   AND n.data_version > ch.data_version),"
+	"  a.family_name, a.first_name, a.patronymic, a.gender, a.birth_date, a.snils,"
+	"  a.passport_series, a.passport_number, a.passport_issue_date, a.passport_issuer_code"
+	" FROM checks ch JOIN accounts a ON a.id = ch.account_id"
+	/* checks_queue_idx: a range scan from where the last packet stopped */
+	" WHERE ch.agency = $1 AND ch.queued AND ch.id > $3::bigint"
+	" ORDER BY ch.id LIMIT $2::bigint";
+/* With --parallel, runs share the queue by locking what they take. Alone
+ * (the job lock held), nothing locks: the UPDATE that marks the checks sent
+ * only takes rows still pending, and a count short of the packet means
+ * someone else moved one, so the packet is dropped and taken again. */
+static const char claim_lock_sql[] = " FOR UPDATE OF ch SKIP LOCKED";
+
+static const char *val(PGresult *res, int i, enum col c)
+{
+	return PQgetisnull(res, i, c) ? NULL : PQgetvalue(res, i, c);
+}
+
+/* Validate one record and write it. 1 written, 0 refused (reason in why,
+ * naming the field, never its value), -1 writer error. */
+static int write_record(struct run *r, xmlTextWriterPtr w, PGresult *res, int i, char *why,
+			size_t wn)
+{
+	char family[256], first[256], patr[256], snils[16], pass[16], issuer[16];
+	const char *p = val(res, i, C_PATRONYMIC), *birth = val(res, i, C_BIRTH);
+	const char *fv = val(res, i, C_FAMILY), *nv = val(res, i, C_FIRST);
+	int pfr = !strcmp(r->ag->name, "pfr"), rc = 0, y, m, d;
+	const char *e = NULL;
+
+#define REFUSE(...)                                  \
+	do {                                         \
+		snprintf(why, wn, __VA_ARGS__);      \
+		return 0;                            \
+	} while (0)
+	if (!fv)
+		REFUSE("family name: missing");
+	if (valid_name(fv, family, sizeof family, &e) < 0)
+		REFUSE("family name: %s", e);
+	if (!nv)
+		REFUSE("first name: missing");
+	if (valid_name(nv, first, sizeof first, &e) < 0)
+		REFUSE("first name: %s", e);
+	patr[0] = '\0';
+	if (p && *p && valid_name(p, patr, sizeof patr, &e) < 0)
+		REFUSE("patronymic: %s", e);
+	if (!birth || valid_date(birth, &y, &m, &d) < 0)
+		REFUSE("birth date: missing");
+	if (pfr) {
+		const char *sv = val(res, i, C_SNILS), *g = val(res, i, C_GENDER);
+		if (!sv)
+			REFUSE("snils: missing");
+		if (valid_snils(sv, snils, sizeof snils, &e) < 0)
+			REFUSE("snils: %s", e);
+		if (!g || (strcmp(g, "M") && strcmp(g, "F")))
+			REFUSE("gender: missing");
+	} else {
+		const char *se = val(res, i, C_SERIES), *nu = val(res, i, C_NUMBER);
+		const char *is = val(res, i, C_ISSUED), *co = val(res, i, C_ISSUER);
+		char sernum[16];
+		if (!se || !nu || !is || !co)
+			REFUSE("passport: incomplete");
+		snprintf(sernum, sizeof sernum, "%s %s", se, nu);
+		if (valid_passport(sernum, is, birth, co, NULL, pass, sizeof pass, &e) < 0)
+			REFUSE("passport: %s", e);
+		if (valid_issuer_code(co, issuer, sizeof issuer, &e) < 0)
+			REFUSE("passport issuer code: %s", e);
+	}
+#undef REFUSE
+
+	rc |= xmlTextWriterStartElement(w, BAD_CAST "Record") < 0;
+	rc |= xmlTextWriterWriteAttribute(w, BAD_CAST "CheckId", BAD_CAST val(res, i, C_ID)) < 0;
+	rc |= xmlTextWriterWriteElement(w, BAD_CAST "FamilyName", BAD_CAST family) < 0;
+	rc |= xmlTextWriterWriteElement(w, BAD_CAST "FirstName", BAD_CAST first) < 0;
+	if (*patr)
+		rc |= xmlTextWriterWriteElement(w, BAD_CAST "Patronymic", BAD_CAST patr) < 0;
+	if (pfr) {
+		rc |= xmlTextWriterWriteElement(w, BAD_CAST "Snils", BAD_CAST snils) < 0;
+		rc |= xmlTextWriterWriteElement(w, BAD_CAST "Gender",
+						BAD_CAST val(res, i, C_GENDER)) < 0;
+		rc |= xmlTextWriterWriteElement(w, BAD_CAST "BirthDate", BAD_CAST birth) < 0;
+	} else {
+		char ser[5], num[7];
+		memcpy(ser, pass, 4);
+		ser[4] = '\0';
+		memcpy(num, pass + 4, 6);
+		num[6] = '\0';
+		rc |= xmlTextWriterWriteElement(w, BAD_CAST "BirthDate", BAD_CAST birth) < 0;
+		rc |= xmlTextWriterWriteElement(w, BAD_CAST "Series", BAD_CAST ser) < 0;
+		rc |= xmlTextWriterWriteElement(w, BAD_CAST "Number", BAD_CAST num) < 0;
+		rc |= xmlTextWriterWriteElement(w, BAD_CAST "IssueDate",
+						BAD_CAST val(res, i, C_ISSUED)) < 0;
+		rc |= xmlTextWriterWriteElement(w, BAD_CAST "IssuerCode", BAD_CAST issuer) < 0;
+	}
+	rc |= xmlTextWriterEndElement(w) < 0;
+	rc |= xmlTextWriterFlush(w) < 0;
+	return rc ? -1 : 1;
+}
+
+static void new_packet_id(char out[37])
+{
+	unsigned char u[16];
+
+	if (RAND_bytes(u, sizeof u) != 1) {
+		/* the CSPRNG failing is not recoverable */
+		fprintf(stderr, "esia-batch: fatal: no random bytes\n");
+		abort();
+	}
+	u[6] = (u[6] & 0x0f) | 0x40;
+	u[8] = (u[8] & 0x3f) | 0x80;
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+		 u[14], u[15]);
+}
+
+/* Parse the streamed packet, set RecordCount, sign and serialise.
+ * *out is xmlFree()d by the caller. */
+static int sign_packet(struct run *r, long long records, xmlChar **out, int *outlen)
+{
+	xmlDocPtr doc;
+	char n[24];
+	int ret = -1;
+
+	doc = xmlReadMemory((const char *)xmlBufferContent(r->xbuf), xmlBufferLength(r->xbuf),
+			    NULL, "UTF-8", XML_PARSE_NONET);
+	if (!doc)
+		return error("cannot re-read the packet just written (bug)");
+	snprintf(n, sizeof n, "%lld", records);
+	if (!xmlSetProp(xmlDocGetRootElement(doc), BAD_CAST "RecordCount", BAD_CAST n)) {
+		error("cannot set RecordCount");
+		goto out;
+	}
+	if (xmlsig_sign(doc, r->signer) < 0)
+		goto out;
+	xmlDocDumpMemoryEnc(doc, out, outlen, "UTF-8");
+	if (!*out) {
+		error("cannot serialise the signed packet");
+		goto out;
+	}
+	ret = 0;
+out:
+	xmlFreeDoc(doc);
+	return ret;
+}
+
+int one_packet(struct run *r)
+{
+	char packet_id[37], created[32], lim[24], bid[24], hex[65], nrec[24], nbytes[24], after[24];
+	unsigned char sha[SHA256_DIGEST_LENGTH];
+	xmlTextWriterPtr w = NULL;
+	PGresult *res = NULL;
+	xmlChar *signedbuf = NULL;
+	int signedlen = 0, written = 0, ret = -1, got = 0;
+	long long records = 0, want, refused = 0, stale = 0;
+	char *path = NULL, *fname = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	want = r->max_records;
+	if (r->limit && r->limit - r->claimed < want)
+		want = r->limit - r->claimed;
+	if (want <= 0)
+		return 0;
+	snprintf(lim, sizeof lim, "%lld", want);
+	snprintf(bid, sizeof bid, "%lld", r->b.id);
+	new_packet_id(packet_id);
+	gmtime_r(&now, &tm);
+	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fname = xasprintf("%s.xml", packet_id);
+	path = xasprintf("%s/%s", r->outdir, fname);
+	sb_reset(&r->sent_ids);
+	sb_reset(&r->sent_versions);
+	sb_reset(&r->bad_ids);
+	sb_reset(&r->bad_reasons);
+	sb_reset(&r->stale_ids);
+
+	r->last_id = r->after_id;
+	if (db_begin(r->c) < 0)
+		goto out;
+	{
+		const char *p[1] = { packet_id };
+		if (db_exec(r->c, "SELECT pg_advisory_xact_lock(3, hashtext($1))", 1, p) < 0)
+			goto fail;
+	}
+	{
+		const char *p[3] = { r->ag->name, lim, after };
+		char *sql = xasprintf("%s%s", claim_sql, r->ctx->parallel ? claim_lock_sql : "");
+		int rc;
+
+		snprintf(after, sizeof after, "%lld", r->after_id);
+		rc = db_exec(r->c, sql, 3, p);
+		free(sql);
+		if (rc < 0)
+			goto fail;
+	}
+
+	xmlBufferEmpty(r->xbuf);
+	w = xmlNewTextWriterMemory(r->xbuf, 0);
+	if (!w || xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL) < 0 ||
+	    xmlTextWriterStartElement(w, BAD_CAST r->ag->root) < 0 ||
+	    xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST r->ag->ns) < 0 ||
+	    xmlTextWriterWriteAttribute(w, BAD_CAST "PacketId", BAD_CAST packet_id) < 0 ||
+	    xmlTextWriterWriteAttribute(w, BAD_CAST "CreatedAt", BAD_CAST created) < 0 ||
+	    xmlTextWriterWriteAttribute(w, BAD_CAST "Sender",
+					BAD_CAST cfg_str(r->cfg, "signer", "sender")) < 0 ||
+	    xmlTextWriterWriteAttribute(w, BAD_CAST "Recipient",
+					BAD_CAST(*cfg_str(r->cfg, r->ag->name, "recipient")
+							 ? cfg_str(r->cfg, r->ag->name, "recipient")
+							 : r->ag->recipient_default)) < 0 ||
+	    xmlTextWriterWriteAttribute(w, BAD_CAST "RecordCount", BAD_CAST "0") < 0) {
+		error("cannot start the packet");
+		goto fail;
+	}
+
+	for (int full = 0; !full;) {
+		int rows;
+
+		res = db_query(r->c, "FETCH 1000 FROM claim", 0, NULL);
+		if (!res)
+			goto fail;
+		rows = PQntuples(res);
+		if (!rows)
+			break;
+		got += rows;
+		for (int i = 0; i < rows && !full; i++) {
+			char why[160];
+			int before = xmlBufferLength(r->xbuf), wr;
+			long long cid = atoll(val(res, i, C_ID));
+
+			if (!strcmp(PQgetvalue(res, i, C_STALE), "t")) {
+				arr_item(&r->stale_ids, val(res, i, C_ID), 0);
+				stale++;
+				r->last_id = cid;
+				continue;
+			}
+			wr = write_record(r, w, res, i, why, sizeof why);
+			if (wr < 0) {
+				error("cannot write record %s", val(res, i, C_ID));
+				goto fail;
+			}
+			if (wr == 0) {
+				arr_item(&r->bad_ids, val(res, i, C_ID), 0);
+				arr_item(&r->bad_reasons, why, 1);
+				refused++;
+				r->last_id = cid;
+				log_event(LOG_LVL_INFO, "export.refused", "agency=%s check=%s reason=\"%s\"",
+					  r->ag->name, val(res, i, C_ID), why);
+				continue;
+			}
+			if (xmlBufferLength(r->xbuf) + r->sig_bytes > r->max_bytes) {
+				/* does not fit: take it back, it stays pending */
+				r->xbuf->use = (unsigned)before;
+				r->xbuf->content[before] = '\0';
+				full = 1;
+				if (!records) {
+					error("[%s] max_bytes %lld is too small for one record",
+					      r->ag->name, r->max_bytes);
+					goto fail;
+				}
+				break;
+			}
+			arr_item(&r->sent_ids, val(res, i, C_ID), 0);
+			arr_item(&r->sent_versions, val(res, i, C_VERSION), 0);
+			records++;
+			r->last_id = cid;
+		}
+		PQclear(res);
+		res = NULL;
+		if (rows < FETCH_ROWS)
+			break;
+	}
+	if (db_exec(r->c, "CLOSE claim", 0, NULL) < 0)
+		goto fail;
+	if (!got) {
+		db_rollback(r->c);
+		ret = 0;
+		goto out;
+	}
+	r->claimed += records + refused + stale;
+
+	if (records) {
+		if (xmlTextWriterEndDocument(w) < 0) {
+			error("cannot finish the packet");
+			goto fail;
+		}
+		xmlFreeTextWriter(w);
+		w = NULL;
+		if (sign_packet(r, records, &signedbuf, &signedlen) < 0)
+			goto fail;
+		if (signedlen > r->max_bytes) {
+			error("signed packet is %d bytes, over [%s] max_bytes %lld", signedlen,
+			      r->ag->name, r->max_bytes);
+			goto fail;
+		}
+		SHA256(signedbuf, (size_t)signedlen, sha);
+		for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+			snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+		if (atomic_write(path, signedbuf, (size_t)signedlen, 0600) < 0)
+			goto fail;
+		written = 1;
+		fault_point("export.after_write");
+		snprintf(nrec, sizeof nrec, "%lld", records);
+		snprintf(nbytes, sizeof nbytes, "%d", signedlen);
+		{
+			const char *p[8] = { packet_id, r->ag->name, bid, fname, hex, nrec, nbytes,
+					     arr_done(&r->sent_ids) };
+			if (db_exec(r->c,
+				    "INSERT INTO packets (id, direction, agency, batch_id, file_name,"
+				    " sha256, records, bytes, status, check_ids)"
+				    " VALUES ($1, 'request', $2, $3, $4, $5, $6, $7, 'written', $8::bigint[])",
+				    8, p) < 0)
+				goto fail;
+		}
+		{
+			/* sent_ids was closed for the packet row above */
+			const char *p[3] = { packet_id, r->sent_ids.s, arr_done(&r->sent_versions) };
+			char *n = db_scalar(r->c,
+					    "WITH u AS (UPDATE checks c SET state = 'sent', packet_id = $1,"
+					    " attempts = c.attempts + 1, sent_at = now(),"
+					    " data_version = v.dv, result = NULL, reason = NULL"
+					    " FROM unnest($2::bigint[], $3::int[]) AS v (id, dv)"
+					    " WHERE c.id = v.id AND c.state = 'pending' RETURNING 1)"
+					    " SELECT count(*) FROM u",
+					    3, p);
+			int moved = n && atoll(n) != records;
+
+			free(n);
+			if (!n)
+				goto fail;
+			if (moved) {
+				log_event(LOG_LVL_WARN, "export.claim_lost",
+					  "agency=%s packet=%s: checks changed while the packet was"
+					  " written; dropped, they are taken again",
+					  r->ag->name, packet_id);
+				goto fail_retry;
+			}
+		}
+	}
+	if (refused) {
+		const char *p[4] = { arr_done(&r->bad_ids), arr_done(&r->bad_reasons), bid,
+				     r->ag->name };
+		if (db_exec(r->c,
+			    "WITH f AS (UPDATE checks c SET state = 'failed', result = 'local_invalid',"
+			    "   reason = v.reason, answered_at = now()"
+			    "   FROM unnest($1::bigint[], $2::text[]) AS v (id, reason)"
+			    "   WHERE c.id = v.id AND c.state = 'pending' RETURNING c.id, c.account_id, v.reason),"
+			    " a AS (UPDATE accounts SET data_status = 'rejected',"
+			    "   data_reject_reason = f.reason, updated_at = now()"
+			    "   FROM f WHERE accounts.id = f.account_id)"
+			    " SELECT enqueue_notices('check_failed', array_agg(f.account_id),"
+			    "   array_agg('check_failed:' || f.id),"
+			    "   array_agg(jsonb_build_object('agency', $4::text, 'reason', f.reason)), $3::bigint)"
+			    " FROM f",
+			    4, p) < 0)
+			goto fail;
+	}
+	if (stale) {
+		const char *p[1] = { arr_done(&r->stale_ids) };
+		if (db_exec(r->c,
+			    "UPDATE checks SET state = 'superseded', reason = 'newer data is being checked'"
+			    " WHERE id = ANY ($1::bigint[]) AND state = 'pending'",
+			    1, p) < 0)
+			goto fail;
+	}
+	r->b.records += records;
+	r->b.rejected += refused;
+	if (batch_update_counts(r->c, &r->b) < 0)
+		goto fail;
+	fault_point("export.before_commit");
+	/* After this point a failure leaves the file: if the commit did happen,
+	 * it is a live packet; if not, the next run's sweep removes it. */
+	written = 0;
+	if (db_commit(r->c) < 0)
+		goto out;
+	fault_point("export.after_commit");
+	r->after_id = r->last_id;
+	if (records) {
+		r->packets++;
+		r->sent += records;
+		log_event(LOG_LVL_INFO, "export.packet", "agency=%s packet=%s records=%lld bytes=%d",
+			  r->ag->name, packet_id, records, signedlen);
+	}
+	r->refused += refused;
+	r->superseded += stale;
+	r->lost_claims = 0;
+	ret = 1;
+	goto out;
+fail_retry:
+	r->claimed -= records + refused + stale;
+	if (++r->lost_claims <= 3)
+		ret = 1;
+	else
+		error("[%s] checks keep changing under the export; giving up", r->ag->name);
+fail:
+	db_rollback(r->c);
+	if (written && unlink(path) == 0)
+		fsync_dir(r->outdir);
+out:
+	PQclear(res);
+	if (w)
+		xmlFreeTextWriter(w);
+	xmlFree(signedbuf);
+	free(path);
+	free(fname);
+	return ret;
+}

@@ -1,0 +1,250 @@
+/* import-responses: apply one believed packet in one transaction, set-based:
+ * the request exists for that agency -> the response not seen before -> COPY
+ * the results -> every CheckId belongs to the request -> checks answered,
+ * stale answers superseded, failures recorded, promotions, notices -> the
+ * batch counts -> COMMIT. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "fault.h"
+#include "import.h"
+#include "ledger.h"
+
+/* Reasons the citizen reads (what to fix), by agency answer. */
+static const char reason_sql[] =
+	"CASE r.status"
+	" WHEN 'mismatch' THEN 'Данные не совпадают с данными ПФР: проверьте фамилию, имя, отчество,"
+	" пол и дату рождения' || coalesce(' (' || r.message || ')', '')"
+	" WHEN 'not_found' THEN CASE c.agency WHEN 'pfr' THEN 'СНИЛС не найден в ПФР: проверьте номер СНИЛС'"
+	"  ELSE 'Паспорт не найден в ФМС: проверьте серию, номер и дату выдачи паспорта' END"
+	" WHEN 'invalid' THEN r.message || coalesce(' (с ' || to_char(r.since, 'DD.MM.YYYY') || ')', '')"
+	"  || ': укажите данные действующего паспорта'"
+	" END";
+
+/* One packet's results are in imp_results. Inside the caller's transaction.
+ * Returns 0, 1 refused (w), -1 database error. */
+static int apply(struct run *r, struct packet *pk, struct why *w)
+{
+	const char *p[3] = { pk->reply_to, pk->ag->name, r->batch_id };
+	PGresult *res = NULL;
+	char *sql = NULL, results[24];
+	long long current;
+	int ret = -1;
+
+	/* every CheckId a check of this agency sent in the request answered, once */
+	res = db_query(r->c,
+		"SELECT count(*) FILTER (WHERE c.id IS NULL OR c.agency <> $2),"
+		" count(*) FILTER (WHERE c.agency = $2 AND c.packet_id IS DISTINCT FROM $1::uuid),"
+		" count(*) - count(DISTINCT r.check_id),"
+		" coalesce(min(r.check_id) FILTER (WHERE c.id IS NULL OR c.agency <> $2"
+		"  OR c.packet_id IS DISTINCT FROM $1::uuid)::text, '')"
+		" FROM imp_results r LEFT JOIN checks c ON c.id = r.check_id", 2, p);
+	if (!res)
+		goto out;
+	if (atoll(PQgetvalue(res, 0, 0))) {
+		ret = refuse(w, "%s record(s) not in request %s", PQgetvalue(res, 0, 0), pk->reply_to);
+		snprintf(w->detail, sizeof(w->detail), "first unknown CheckId: %s", PQgetvalue(res, 0, 3));
+		goto out;
+	}
+	if (atoll(PQgetvalue(res, 0, 1))) {
+		ret = refuse(w, "%s record(s) no longer in request %s (requested again since)",
+			     PQgetvalue(res, 0, 1), pk->reply_to);
+		snprintf(w->detail, sizeof(w->detail), "first such CheckId: %s", PQgetvalue(res, 0, 3));
+		goto out;
+	}
+	if (atoll(PQgetvalue(res, 0, 2))) {
+		ret = refuse(w, "a CheckId is answered twice");
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+
+	/* Lock the accounts in id order: the other agency's answer for the same
+	 * citizen waits, so "both passed" is seen by exactly one of them, and a
+	 * data edit cannot slip between the version test and the promotion. */
+	if (db_exec(r->c,
+		    "SELECT count(*) FROM (SELECT a.id FROM accounts a JOIN checks c ON c.account_id = a.id"
+		    " JOIN imp_results r ON r.check_id = c.id ORDER BY a.id FOR NO KEY UPDATE OF a) x",
+		    0, NULL))
+		goto out;
+
+	/* answers to the data the account still has */
+	sql = xasprintf(
+		"WITH u AS (UPDATE checks c SET state = CASE WHEN r.status IN ('match', 'valid')"
+		"  THEN 'passed' ELSE 'failed' END, result = r.status, answered_at = now(),"
+		"  reason = %s"
+		" FROM imp_results r, accounts a WHERE c.id = r.check_id AND c.state = 'sent'"
+		"  AND a.id = c.account_id AND c.data_version = a.data_version"
+		" RETURNING c.id, c.account_id, c.agency, c.state, c.reason, c.data_version),"
+		" i AS (INSERT INTO imp_done SELECT * FROM u RETURNING 1)"
+		" SELECT count(*) FROM i", reason_sql);
+	res = db_query(r->c, sql, 0, NULL);
+	if (!res)
+		goto out;
+	current = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = NULL;
+
+	/* stale answers: superseded, and the current data is checked afresh
+	 * (none when every answer was to the current data) */
+	if (current < pk->results) {
+		res = db_query(r->c,
+			"WITH s AS (UPDATE checks c SET state = 'superseded', result = r.status, answered_at = now(),"
+			"  reason = 'ответ на устаревшие данные (версия ' || c.data_version || ')'"
+			" FROM imp_results r, accounts a WHERE c.id = r.check_id AND c.state = 'sent'"
+			"  AND a.id = c.account_id AND c.data_version <> a.data_version"
+			" RETURNING c.account_id, c.agency),"
+			" i AS (INSERT INTO checks (account_id, agency, data_version)"
+			"  SELECT DISTINCT s.account_id, s.agency, a.data_version FROM s JOIN accounts a ON a.id = s.account_id"
+			"  ON CONFLICT (account_id, agency, data_version) DO NOTHING RETURNING 1)"
+			" SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM i)", 0, NULL);
+		if (!res)
+			goto out;
+		r->stale += atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		res = NULL;
+	}
+
+	/* failures: the account's data is rejected with what to fix; one notice per check */
+	res = db_query(r->c,
+		"WITH f AS (SELECT DISTINCT ON (account_id) account_id, reason FROM imp_done"
+		"  WHERE state = 'failed' ORDER BY account_id, id),"
+		" u AS (UPDATE accounts a SET data_status = 'rejected', updated_at = now(),"
+		"  data_reject_reason = CASE WHEN a.data_status = 'rejected' AND a.data_reject_reason IS NOT NULL"
+		"   AND strpos(a.data_reject_reason, f.reason) = 0 THEN a.data_reject_reason || '; ' || f.reason"
+		"   ELSE f.reason END"
+		"  FROM f WHERE a.id = f.account_id RETURNING a.id)"
+		" SELECT count(*), coalesce(enqueue_notices('check_failed', array_agg(d.account_id),"
+		"  array_agg('check_failed:' || d.id), array_agg(jsonb_build_object('reason', d.reason,"
+		"  'agency', d.agency, 'check', d.id)), $1::bigint), 0), (SELECT count(*) FROM u)"
+		" FROM imp_done d WHERE d.state = 'failed'", 1, p + 2);
+	if (!res)
+		goto out;
+	r->failed += atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+
+	/* promotions: both current checks passed */
+	{
+		const char *pp[2] = { r->batch_id, pk->id };
+
+		res = db_query(r->c,
+			"WITH p AS (UPDATE accounts a SET level = CASE a.level WHEN 'simplified' THEN 'standard'"
+			"  ELSE a.level END, data_status = 'verified', data_reject_reason = NULL, updated_at = now()"
+			/* imp_done holds this agency's answers to current data; the
+			 * other agency's check for the same data must have passed too */
+			" FROM imp_done d WHERE a.id = d.account_id AND d.state = 'passed'"
+			"  AND EXISTS (SELECT 1 FROM checks s WHERE s.account_id = d.account_id"
+			"   AND s.agency = CASE d.agency WHEN 'pfr' THEN 'fms' ELSE 'pfr' END"
+			"   AND s.data_version = d.data_version AND s.state = 'passed')"
+			" RETURNING a.id, a.data_version, a.level),"
+			" e AS (INSERT INTO audit_events (event, account_id, batch_id, details)"
+			"  SELECT 'account.standard', p.id, $1::bigint, jsonb_build_object('data_version',"
+			"  p.data_version, 'level', p.level, 'packet', $2::text) FROM p)"
+			" SELECT count(*), coalesce(enqueue_notices('check_passed', array_agg(p.id),"
+			"  array_agg('check_passed:' || p.id || ':' || p.data_version),"
+			"  array_agg(jsonb_build_object('data_version', p.data_version)), $1::bigint), 0),"
+			"  (SELECT count(*) FROM imp_done WHERE state = 'passed') FROM p",
+			2, pp);
+		if (!res)
+			goto out;
+		r->promoted += atoll(PQgetvalue(res, 0, 0));
+		r->passed += atoll(PQgetvalue(res, 0, 2));
+		PQclear(res);
+		res = NULL;
+	}
+
+	/* The request is answered once none of its checks waits any more; an
+	 * answer to every CheckId of the request (each checked above to be the
+	 * request's, once) settles that without looking. */
+	{
+		const char *pa[2] = { pk->reply_to, results };
+
+		snprintf(results, sizeof(results), "%lld", pk->results);
+		if (db_exec(r->c,
+			    "UPDATE packets SET status = 'answered' WHERE id = $1::uuid"
+			    " AND status IN ('written', 'uploaded')"
+			    " AND (cardinality(check_ids) = $2::int OR NOT EXISTS (SELECT 1"
+			    "  FROM unnest(check_ids) AS i (id) JOIN checks c ON c.id = i.id"
+			    "  WHERE c.packet_id = $1::uuid AND c.state = 'sent'))",
+			    2, pa))
+			goto out;
+	}
+	ret = 0;
+out:
+	PQclear(res);
+	free(sql);
+	return ret;
+}
+
+/* The database part of one packet. 0 applied or duplicate (*dup set),
+ * 1 refused (w), -1 error (transaction rolled back). */
+int import_record(struct run *r, struct packet *pk, int *dup, struct why *w)
+{
+	char bytes[24], count[24];
+	const char *p[9] = { pk->id, pk->ag->name, r->batch_id, pk->name, pk->sha256, count, bytes,
+			     pk->reply_to, NULL };
+	PGresult *res = NULL;
+	int ret = -1;
+
+	*dup = 0;
+	snprintf(bytes, sizeof(bytes), "%lld", pk->bytes);
+	snprintf(count, sizeof(count), "%lld", pk->count);
+	if (db_begin(r->c))
+		goto out;
+	/* the request: ours, for this agency (locked: its answers apply one at a time) */
+	res = db_query(r->c, "SELECT agency, direction FROM packets WHERE id = $1::uuid FOR UPDATE", 1,
+		       p + 7);
+	if (!res)
+		goto out;
+	if (!PQntuples(res) || strcmp(PQgetvalue(res, 0, 1), "request") ||
+	    strcmp(PQgetvalue(res, 0, 0), pk->ag->name)) {
+		ret = refuse(w, "answers no %s request of ours: InReplyTo %s", pk->ag->org, pk->reply_to);
+		goto out;
+	}
+	PQclear(res);
+	/* the response itself, once */
+	res = db_query(r->c,
+		"INSERT INTO packets (id, direction, agency, batch_id, file_name, sha256, records, bytes,"
+		" in_reply_to, status) VALUES ($1::uuid, 'response', $2, $3::bigint, $4, $5, $6::int,"
+		" $7::bigint, $8::uuid, 'applied') ON CONFLICT (id) DO NOTHING RETURNING 1", 8, p);
+	if (!res)
+		goto out;
+	if (!PQntuples(res)) {
+		PQclear(res);
+		res = db_query(r->c, "SELECT direction, sha256 FROM packets WHERE id = $1::uuid", 1, p);
+		if (!res)
+			goto out;
+		if (PQntuples(res) && !strcmp(PQgetvalue(res, 0, 0), "response") &&
+		    !strcmp(PQgetvalue(res, 0, 1), pk->sha256)) {
+			*dup = 1;
+			ret = 0;
+		} else {
+			ret = refuse(w, "PacketId %s is already used by a different packet", pk->id);
+		}
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (db_copy_start(r->c, "COPY imp_results (check_id, status, message, since) FROM STDIN") ||
+	    db_copy_put(r->c, r->copybuf, (int)r->copylen) || db_copy_end(r->c))
+		goto out;
+	ret = apply(r, pk, w);
+	if (ret)
+		goto out;
+	/* added, not overwritten: workers share the batch row */
+	r->b.records += pk->results;
+	if (batch_add_counts(r->c, &r->b, pk->results, 0))
+		goto out;
+	fault_point("import.before_commit");
+	if (db_commit(r->c))
+		goto out;
+	fault_point("import.after_commit");
+	ret = 0;
+out:
+	PQclear(res);
+	if (ret || *dup)
+		db_rollback(r->c);
+	return ret;
+}
