@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +79,7 @@ int workers_run(int n, worker_fn fn, void *arg, struct progress *prog, void *res
 	struct child *ch = xcalloc((size_t)n, sizeof(*ch));
 	struct pollfd *pf = xcalloc((size_t)n, sizeof(*pf));
 	int open_fds = 0, ret = 0;
+	pid_t parent = getpid();
 
 	if (size)
 		memset(results, 0, (size_t)n * size);
@@ -97,6 +99,11 @@ int workers_run(int n, worker_fn fn, void *arg, struct progress *prog, void *res
 		if (ch[k].pid == 0) {
 			int rc;
 
+			/* A worker works for its parent's batch and lock: when the
+			 * parent dies (kill -9), the next run would take that work
+			 * over, so the worker goes too (its transaction rolls back). */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+				_exit(EXIT_FAILED);
 			close(p[0]);
 			for (int j = 0; j < k; j++)
 				if (ch[j].fd >= 0)

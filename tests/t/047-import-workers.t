@@ -29,6 +29,18 @@ is "$(sql "SELECT status || ' ' || records FROM batches WHERE job = 'import-resp
 	"the batch is failed and counts exactly what its workers committed"
 is "$(inbox_count)" 34 "the other packets wait in the inbox"
 
+# the parent killed: its workers go with it (the next run takes the work over)
+ESIA_FAULT=import.packet:sleep=30 "$EB" import-responses --workers 2 >/dev/null 2>&1 &
+parent=$!
+for _ in $(seq 100); do [ "$(pgrep -P "$parent" | wc -l)" = 2 ] && break; sleep 0.1; done
+kids=$(pgrep -P "$parent" | tr '\n' ' ')
+is "$(echo $kids | wc -w)" 2 "two workers started"
+kill -9 "$parent"
+wait "$parent" 2>/dev/null
+for _ in $(seq 50); do alive=$(for k in $kids; do [ -d "/proc/$k" ] && echo "$k"; done | wc -l); [ "$alive" = 0 ] && break; sleep 0.1; done
+is "$alive" 0 "the workers die with their parent"
+is "$(inbox_count)" 34 "nothing more was imported"
+
 # the rerun with two workers finishes the job
 eb -v import-responses --workers 2
 is "$RC" 0 "the rerun with two workers succeeds"
