@@ -360,7 +360,9 @@ static int import_parallel(struct run *r, const struct work *w, size_t nw, int n
 		r->failed += t[k].failed;
 		r->stale += t[k].stale;
 		r->promoted += t[k].promoted;
-		if (codes[k] < 0)
+		if (codes[k] == WORKER_NOT_STARTED)
+			error("import worker %d of %d could not be started; its packets wait", k + 1, n);
+		else if (codes[k] < 0)
 			error("import worker %d of %d died (signal %d)", k + 1, n, -codes[k]);
 	}
 	/* the workers' committed packets counted themselves in the batch row */
