@@ -13,7 +13,7 @@ CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-deprecated-declarat
            -Ijobs -Ijobs/lib -DESIA_VERSION=\"$(VERSION)\" -DESIA_DATADIR=\"$(PREFIX)/share/esia-batch\"
 # xmlsec1's pkg-config flags carry -D defines it needs at compile time.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 
 SRCS    := $(sort $(wildcard jobs/*.c jobs/lib/*.c)) build/schema_embed.c
 OBJS    := $(patsubst %.c,build/rel/%.o,$(SRCS))

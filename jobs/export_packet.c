@@ -191,6 +191,7 @@ int one_packet(struct run *r)
 	xmlTextWriterPtr w = NULL;
 	PGresult *res = NULL;
 	xmlChar *signedbuf = NULL;
+	struct atomic_bg bg = { 0 };
 	int signedlen = 0, written = 0, ret = -1, got = 0;
 	long long records = 0, want, refused = 0, stale = 0;
 	char *path = NULL, *fname = NULL;
@@ -336,10 +337,11 @@ int one_packet(struct run *r)
 		SHA256(signedbuf, (size_t)signedlen, sha);
 		for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
 			snprintf(hex + 2 * i, 3, "%02x", sha[i]);
-		if (atomic_write(path, signedbuf, (size_t)signedlen, 0600) < 0)
-			goto fail;
+		/* the file goes to disk (write, fsync, rename, fsync) while the
+		 * packet is recorded; the commit waits for it below */
 		written = 1;
-		fault_point("export.after_write");
+		if (atomic_write_start(&bg, path, signedbuf, (size_t)signedlen, 0600) < 0)
+			goto fail;
 		snprintf(nrec, sizeof nrec, "%lld", records);
 		snprintf(nbytes, sizeof nbytes, "%d", signedlen);
 		{
@@ -352,6 +354,8 @@ int one_packet(struct run *r)
 				    8, p) < 0)
 				goto fail;
 		}
+		/* the window in which a check may change under the packet */
+		fault_point("export.before_mark");
 		{
 			/* sent_ids was closed for the packet row above */
 			const char *p[3] = { packet_id, r->sent_ids.s, arr_done(&r->sent_versions) };
@@ -407,6 +411,10 @@ int one_packet(struct run *r)
 	r->b.rejected += refused;
 	if (batch_update_counts(r->c, &r->b) < 0)
 		goto fail;
+	if (atomic_write_wait(&bg) < 0)
+		goto fail;
+	if (written)
+		fault_point("export.after_write");
 	fault_point("export.before_commit");
 	/* After this point a failure leaves the file: if the commit did happen,
 	 * it is a live packet; if not, the next run's sweep removes it. */
@@ -433,10 +441,12 @@ fail_retry:
 	else
 		error("[%s] checks keep changing under the export; giving up", r->ag->name);
 fail:
+	atomic_write_wait(&bg);
 	db_rollback(r->c);
 	if (written && unlink(path) == 0)
 		fsync_dir(r->outdir);
 out:
+	atomic_write_wait(&bg); /* never free what the writer still reads */
 	PQclear(res);
 	if (w)
 		xmlFreeTextWriter(w);

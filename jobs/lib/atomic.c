@@ -164,6 +164,37 @@ int atomic_write(const char *path, const void *buf, size_t len, mode_t mode)
 	return atomic_commit(&af);
 }
 
+static void *bg_write(void *arg)
+{
+	struct atomic_bg *bg = arg;
+
+	bg->ret = atomic_write(bg->path, bg->buf, bg->len, bg->mode);
+	return NULL;
+}
+
+int atomic_write_start(struct atomic_bg *bg, const char *path, const void *buf, size_t len,
+		       mode_t mode)
+{
+	*bg = (struct atomic_bg){ .path = path, .buf = buf, .len = len, .mode = mode };
+	if (pthread_create(&bg->th, NULL, bg_write, bg) == 0) {
+		bg->started = 1;
+		return 0;
+	}
+	/* no thread to be had: write here and now */
+	bg->done = 1;
+	bg->ret = atomic_write(path, buf, len, mode);
+	return bg->ret;
+}
+
+int atomic_write_wait(struct atomic_bg *bg)
+{
+	if (bg->started && !bg->done) {
+		pthread_join(bg->th, NULL);
+		bg->done = 1;
+	}
+	return bg->ret;
+}
+
 int move_into(const char *src, const char *dstdir, char **dst)
 {
 	char *copy = xstrdup(src), *to, *srcdir;

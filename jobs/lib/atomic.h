@@ -4,6 +4,7 @@
 #ifndef ESIA_ATOMIC_H
 #define ESIA_ATOMIC_H
 
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -21,6 +22,24 @@ int atomic_commit(struct atomic_file *af);
 void atomic_abort(struct atomic_file *af);
 /* Whole buffer in one call. */
 int atomic_write(const char *path, const void *buf, size_t len, mode_t mode);
+
+/* atomic_write on a helper thread, so that its fsyncs overlap the caller's
+ * own work (export records a packet while its file goes to disk). buf and
+ * path must stay untouched until atomic_write_wait(), which every started
+ * write needs on every path; it is safe to call again, or on a zeroed bg. */
+struct atomic_bg {
+	pthread_t th;
+	int started, done, ret;
+	const char *path;
+	const void *buf;
+	size_t len;
+	mode_t mode;
+};
+/* 0 started (or, without a thread, already written), -1 failed. */
+int atomic_write_start(struct atomic_bg *bg, const char *path, const void *buf, size_t len,
+		       mode_t mode);
+/* 0 when the file is in place (or nothing was started), -1 when it failed. */
+int atomic_write_wait(struct atomic_bg *bg);
 
 /* mkdir -p with mode for created folders. */
 int mkdir_p(const char *path, mode_t mode);

@@ -9,7 +9,7 @@
 export_setup 16 "[pfr]
 max_records = 5"
 
-ESIA_FAULT=export.after_write:sleep=1 "$EB" export-checks --agency pfr >"$T/x.out" 2>"$T/x.err" &
+ESIA_FAULT=export.before_mark:sleep=1 "$EB" export-checks --agency pfr >"$T/x.out" 2>"$T/x.err" &
 pid=$!
 for _ in $(seq 100); do
 	ls "$OUTBOX/pfr"/*.xml >/dev/null 2>&1 && break
