@@ -72,10 +72,15 @@ build/rel/tools/smtp-sink: tests/tools/smtp-sink.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
+# LD_PRELOAD shims for fault tests (plain shared objects: no sanitizer runtime).
+build/shim/%.so: tests/shim/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
 fixtures/gen-citizens: fixtures/gen-citizens.c
 	$(CC) $(CFLAGS) -o $@ $<
 
-asan: build/asan/esia-batch $(UNITS)
+asan: build/asan/esia-batch $(UNITS) build/shim/enospc.so
 
 check: deps esia-batch fixtures/gen-citizens asan
 	@ESIA_BATCH=$(CURDIR)/build/asan/esia-batch sh tests/run

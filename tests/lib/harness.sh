@@ -59,3 +59,15 @@ sql() {
 }
 
 "$EB" migrate >/dev/null 2>"$T/migrate.err" || { cat "$T/migrate.err"; bail "migrate failed"; }
+
+# full CMD...: run esia-batch on a "full disk": fsync() under $FULL_DIR fails
+# with ENOSPC (tests/shim/enospc.c); sets RC, OUT, ERR like eb.
+full() {
+	ENOSPC_DIR="$FULL_DIR" LD_PRELOAD="$TOP/build/shim/enospc.so" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$EB" "$@" >"$T/out" 2>"$T/err"
+	RC=$?
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+	return 0
+}
