@@ -233,6 +233,7 @@ int import_record(struct run *r, struct packet *pk, int *dup, struct why *w)
 	ret = apply(r, pk, w);
 	if (ret)
 		goto out;
+	ret = -1; /* until the commit: a failure below must not count as applied */
 	/* added, not overwritten: workers share the batch row */
 	r->b.records += pk->results;
 	if (batch_add_counts(r->c, &r->b, pk->results, 0))

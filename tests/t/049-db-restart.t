@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The database restarts in the middle of export-checks and of
+# import-responses (each stopped inside an open transaction): the job exits
+# 75 (try again later), and the next run completes the work exactly once.
+# This test restarts its own PostgreSQL, not the runner's shared one.
+unset ESIA_TEST_PGHOST
+. "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/lib/export.sh"
+. "$TOP/tests/sim/testlib.sh"
+
+restart_pg() { pg_as "$PGBIN/pg_ctl" -D "$T/pg/data" -m fast -w -t 60 restart >/dev/null 2>&1; }
+# wait until esia-batch sits in an open transaction (at its fault point)
+wait_in_tx() {
+	for _ in $(seq 100); do
+		[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'esia-batch'
+			AND state = 'idle in transaction'")" = 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# --- export: the restart comes after a packet file is written, before its row
+export_setup 30 "[pfr]
+max_records = 10
+trust_anchor = $T/pki/pfr-ca.pem
+[fms]
+max_records = 10
+trust_anchor = $T/pki/fms-ca.pem"
+ESIA_FAULT=export.before_mark:sleep=3 "$EB" export-checks --agency pfr >"$T/x.out" 2>"$T/x.err" &
+pid=$!
+wait_in_tx
+ok $? "export is inside its first packet's transaction"
+restart_pg
+ok $? "the database restarts"
+wait $pid
+is "$?" 75 "export exits 75: the database went away"
+like "$(cat "$T/x.err")" "server closed the connection|terminating connection|no connection" "and says so"
+eb export-checks --agency pfr
+ok $([ "$RC" = 0 ] || [ "$RC" = 65 ]; echo $?) "the next run succeeds ($RC)"
+all_packet_ids pfr | sort -n >"$T/ids"
+is "$(uniq -d "$T/ids" | wc -l)" 0 "no check in two packets"
+is "$(md5sum <"$T/ids")" "$(sql "SELECT id FROM checks WHERE agency = 'pfr' AND state = 'sent' ORDER BY id" | md5sum)" \
+	"the files hold exactly the sent checks (no file of the broken transaction is left)"
+is "$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'pending'")" 0 "nothing left pending"
+is "$(sql "SELECT count(*) FROM batches WHERE status = 'abandoned'")" 1 "the interrupted batch is marked abandoned"
+
+# --- import: the restart comes before the first packet's commit
+eb export-checks --agency fms
+answer pfr >/dev/null
+answer fms >/dev/null
+total=$(inbox_count)
+ESIA_FAULT=import.before_commit:sleep=3 "$EB" import-responses >"$T/i.out" 2>"$T/i.err" &
+pid=$!
+wait_in_tx
+ok $? "import is inside its first packet's transaction"
+restart_pg
+wait $pid
+is "$?" 75 "import exits 75: the database went away"
+is "$(sql "SELECT count(*) FROM packets WHERE direction = 'response'")" 0 "the interrupted packet left nothing"
+is "$(inbox_count)" "$total" "every answer is still in the inbox"
+eb import-responses
+is "$RC" 0 "the next run succeeds"
+like "$OUT" "imported $total packets .* 0 duplicates, 0 rejected" "and applies every packet"
+is "$(sql "SELECT count(*) FROM packets WHERE direction = 'response' AND status = 'applied'")" "$total" "each answer recorded once"
+is "$(sql "SELECT count(*) FROM checks WHERE state = 'sent'")" 0 "every check answered"
+done_testing
