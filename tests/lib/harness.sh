@@ -60,6 +60,11 @@ sql() {
 
 "$EB" migrate >/dev/null 2>"$T/migrate.err" || { cat "$T/migrate.err"; bail "migrate failed"; }
 
+# faulty POINT CMD...: run esia-batch with ESIA_FAULT=POINT (e.g.
+# import.after_commit:kill@2); sets RC; output in $T/out, $T/err. The shell's
+# "Killed" notice is silenced.
+faulty() { { ESIA_FAULT=$1 "$EB" "${@:2}" >"$T/out" 2>"$T/err"; RC=$?; } 2>/dev/null; }
+
 # full CMD...: run esia-batch on a "full disk": fsync() under $FULL_DIR fails
 # with ENOSPC (tests/shim/enospc.c); sets RC, OUT, ERR like eb.
 full() {

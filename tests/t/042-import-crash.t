@@ -10,8 +10,6 @@ requests pfr 10 >/dev/null
 requests fms 10 >/dev/null
 answer pfr >/dev/null
 answer fms >/dev/null
-# run with a fault point; the shell's "Killed" notice is silenced
-faulty() { { ESIA_FAULT=$1 "$EB" "${@:2}" >"$T/out" 2>"$T/err"; RC=$?; } 2>/dev/null; }
 is "$(inbox_count)" 8 "four answers per agency"
 
 # killed after the second PFR packet committed, before it moved

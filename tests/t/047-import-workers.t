@@ -10,7 +10,6 @@ requests pfr 10 >/dev/null
 requests fms 10 >/dev/null
 answer pfr >/dev/null
 answer fms >/dev/null
-faulty() { { ESIA_FAULT=$1 "$EB" "${@:2}" >"$T/out" 2>"$T/err"; RC=$?; } 2>/dev/null; }
 is "$(inbox_count)" 40 "twenty answers per agency"
 
 eb import-responses --workers 0
