@@ -104,6 +104,7 @@ struct job {
 	char *macs;          /* n * 65, hex */
 	int files_written;   /* how many of file_names are in dir */
 	int manifest_written;
+	int commit_sent;     /* COMMIT was sent: its outcome may be unknown */
 };
 
 /* The reason an address cannot be printed, as SQL over accounts (NULL = fine).
@@ -622,6 +623,7 @@ static int record(struct job *j)
 	if (batch_update_counts(j->c, &j->b))
 		goto out;
 	fault_point("print.before_commit");
+	j->commit_sent = 1;
 	if (db_commit(j->c))
 		goto out;
 	log_event(LOG_LVL_INFO, "print.recorded", "letters=%d notices=%s", j->n, PQgetvalue(r, 0, 1));
@@ -798,7 +800,12 @@ fail:
 	if (db_is_down(j.c) || j.c2_failed)
 		ret = EXIT_TEMPFAIL;
 	db_rollback(j.c);
-	remove_files(&j);
+	/* A COMMIT lost with the connection may still have committed: then
+	 * these files are the only print of codes now live. Keep them; the
+	 * next run removes the folder unless the database holds its letters
+	 * (remove_void_folders). A COMMIT the server refused committed nothing. */
+	if (!j.commit_sent || !db_is_down(j.c))
+		remove_files(&j);
 	batch_finish(j.c, &j.b, fail, "print-letters failed: see the log");
 out:
 	if (j.macs)

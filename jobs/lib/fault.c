@@ -25,6 +25,9 @@ void fault_point(const char *name)
 			kill(getpid(), SIGKILL);
 		}
 	} else if (!strncmp(act, "sleep=", 6)) {
+		/* said first, so a test can act while we wait here */
+		fprintf(stderr, "fault: sleeping %ds at %s (visit %d)\n", atoi(act + 6), name, visits);
+		fflush(stderr);
 		sleep((unsigned)atoi(act + 6));
 	}
 }

@@ -65,6 +65,23 @@ sql() {
 # "Killed" notice is silenced.
 faulty() { { ESIA_FAULT=$1 "$EB" "${@:2}" >"$T/out" 2>"$T/err"; RC=$?; } 2>/dev/null; }
 
+# For tests that restart the database (they unset ESIA_TEST_PGHOST before
+# sourcing this file, so the cluster is their own):
+#   restart_pg    pg_ctl restart -m fast of that cluster
+#   wait_fault FILE POINT   wait until the stderr in FILE says the job sleeps
+#                 at fault point POINT (ESIA_FAULT=POINT:sleep=N)
+restart_pg() {
+	[ -n "$_own_pg" ] || bail "restart_pg needs a cluster of the test's own"
+	pg_as "$PGBIN/pg_ctl" -D "$_own_pg/data" -m fast -w -t 60 restart >/dev/null 2>&1
+}
+wait_fault() {
+	for _ in $(seq 200); do
+		grep -q "^fault: sleeping .* at $2 " "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # full CMD...: run esia-batch on a "full disk": fsync() under $FULL_DIR fails
 # with ENOSPC (tests/shim/enospc.c); sets RC, OUT, ERR like eb.
 full() {

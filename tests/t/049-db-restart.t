@@ -8,17 +8,6 @@ unset ESIA_TEST_PGHOST
 . "$TOP/tests/lib/export.sh"
 . "$TOP/tests/sim/testlib.sh"
 
-restart_pg() { pg_as "$PGBIN/pg_ctl" -D "$T/pg/data" -m fast -w -t 60 restart >/dev/null 2>&1; }
-# wait until esia-batch sits in an open transaction (at its fault point)
-wait_in_tx() {
-	for _ in $(seq 100); do
-		[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'esia-batch'
-			AND state = 'idle in transaction'")" = 1 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # --- export: the restart comes after a packet file is written, before its row
 export_setup 30 "[pfr]
 max_records = 10
@@ -28,7 +17,7 @@ max_records = 10
 trust_anchor = $T/pki/fms-ca.pem"
 ESIA_FAULT=export.before_mark:sleep=3 "$EB" export-checks --agency pfr >"$T/x.out" 2>"$T/x.err" &
 pid=$!
-wait_in_tx
+wait_fault "$T/x.err" export.before_mark
 ok $? "export is inside its first packet's transaction"
 restart_pg
 ok $? "the database restarts"
@@ -51,7 +40,7 @@ answer fms >/dev/null
 total=$(inbox_count)
 ESIA_FAULT=import.before_commit:sleep=3 "$EB" import-responses >"$T/i.out" 2>"$T/i.err" &
 pid=$!
-wait_in_tx
+wait_fault "$T/i.err" import.before_commit
 ok $? "import is inside its first packet's transaction"
 restart_pg
 wait $pid
