@@ -2,6 +2,8 @@
 #   export_setup N [EXTRA-CONFIG]   PKI, signer config, N citizens loaded
 #   packet_ids FILE                 CheckIds in a packet, one per line
 #   all_packet_ids AGENCY           CheckIds over every file in outbox/AGENCY
+#   check_once AGENCY LABEL         each check in exactly one live packet file
+#                                   (four assertions)
 export PSQL="$PGBIN/psql"
 PKI=$T/pki
 OUTBOX=$T/spool/outbox
@@ -25,4 +27,15 @@ all_packet_ids() {
 	for f in "$OUTBOX/$1"/*.xml; do
 		[ -e "$f" ] && packet_ids "$f"
 	done
+}
+
+check_once() { # AGENCY LABEL
+	local files
+	all_packet_ids "$1" | sort -n >"$T/ids"
+	is "$(uniq -d "$T/ids" | wc -l)" 0 "$2: no check in two packet files"
+	is "$(md5sum <"$T/ids")" "$(sql "SELECT id FROM checks WHERE agency = '$1' AND state = 'sent' ORDER BY id" | md5sum)" \
+		"$2: the files hold exactly the sent checks"
+	files=$(ls "$OUTBOX/$1" | grep -c '\.xml$')
+	is "$files" "$(sql "SELECT count(*) FROM packets WHERE agency = '$1'")" "$2: one file per recorded packet"
+	is "$(sql "SELECT count(*) FROM checks WHERE agency = '$1' AND state = 'pending'")" 0 "$2: nothing left pending"
 }

@@ -9,17 +9,6 @@ max_records = 10
 [fms]
 max_records = 10"
 
-check_once() { # AGENCY LABEL
-	local ids files
-	all_packet_ids "$1" | sort -n >"$T/ids"
-	is "$(uniq -d "$T/ids" | wc -l)" 0 "$2: no check in two packet files"
-	is "$(md5sum <"$T/ids")" "$(sql "SELECT id FROM checks WHERE agency = '$1' AND state = 'sent' ORDER BY id" | md5sum)" \
-		"$2: the files hold exactly the sent checks"
-	files=$(ls "$OUTBOX/$1" | grep -c '\.xml$')
-	is "$files" "$(sql "SELECT count(*) FROM packets WHERE agency = '$1'")" "$2: one file per recorded packet"
-	is "$(sql "SELECT count(*) FROM checks WHERE agency = '$1' AND state = 'pending'")" 0 "$2: nothing left pending"
-}
-
 # 1. killed after the 3rd file is written, before its commit
 ESIA_FAULT=export.after_write:kill@3 "$EB" export-checks --agency pfr >"$T/k.out" 2>"$T/k.err"
 is "$?" 137 "the run is killed (SIGKILL)"

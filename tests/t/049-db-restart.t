@@ -26,11 +26,7 @@ is "$?" 75 "export exits 75: the database went away"
 like "$(cat "$T/x.err")" "server closed the connection|terminating connection|no connection" "and says so"
 eb export-checks --agency pfr
 ok $([ "$RC" = 0 ] || [ "$RC" = 65 ]; echo $?) "the next run succeeds ($RC)"
-all_packet_ids pfr | sort -n >"$T/ids"
-is "$(uniq -d "$T/ids" | wc -l)" 0 "no check in two packets"
-is "$(md5sum <"$T/ids")" "$(sql "SELECT id FROM checks WHERE agency = 'pfr' AND state = 'sent' ORDER BY id" | md5sum)" \
-	"the files hold exactly the sent checks (no file of the broken transaction is left)"
-is "$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'pending'")" 0 "nothing left pending"
+check_once pfr "after the restart" # no file of the broken transaction is left
 is "$(sql "SELECT count(*) FROM batches WHERE status = 'abandoned'")" 1 "the interrupted batch is marked abandoned"
 
 # --- import: the restart comes before the first packet's commit
