@@ -837,6 +837,8 @@ CMD(cmd_archive)
 		printf("no batch to archive; finished removing originals of earlier archives\n");
 	ret = 0;
 out:
+	if (ret && db_is_down(R.c))
+		ret = EXIT_TEMPFAIL; /* the database went away: try again later */
 	if (started)
 		batch_finish(R.c, &R.b, ret ? "failed" : "succeeded",
 			     ret ? "archiving failed; see the log" : NULL);
