@@ -38,6 +38,7 @@ struct run {
 	long long applied, duplicates, passed, failed, stale, promoted;
 	char *copybuf;
 	size_t copylen, copycap;
+	int workers_down; /* a worker stopped because the database went away */
 };
 
 /* What a verified packet says. */

@@ -360,6 +360,8 @@ static int import_parallel(struct run *r, const struct work *w, size_t nw, int n
 		r->failed += t[k].failed;
 		r->stale += t[k].stale;
 		r->promoted += t[k].promoted;
+		if (codes[k] == EXIT_TEMPFAIL)
+			r->workers_down = 1;
 		if (codes[k] == WORKER_NOT_STARTED)
 			error("import worker %d of %d could not be started; its packets wait", k + 1, n);
 		else if (codes[k] < 0)
@@ -533,7 +535,7 @@ CMD(cmd_import_responses)
 		       r.promoted, r.duplicates, r.duplicates == 1 ? "" : "s", r.b.rejected);
 	goto out;
 fail:
-	ret = db_is_down(r.c) ? EXIT_TEMPFAIL : EXIT_FAILED;
+	ret = db_is_down(r.c) || r.workers_down ? EXIT_TEMPFAIL : EXIT_FAILED;
 	batch_finish(r.c, &r.b, "failed", "import stopped on an error; see the log");
 out:
 	/* the download's fate when the import itself went well */

@@ -34,6 +34,20 @@ eb export-checks --agency fms
 answer pfr >/dev/null
 answer fms >/dev/null
 total=$(inbox_count)
+
+# the workers' sessions end (the parent's stays): still "try again", 75
+ESIA_FAULT=import.before_commit:sleep=3 "$EB" import-responses --workers 2 >"$T/w.out" 2>"$T/w.err" &
+pid=$!
+# one worker sleeps before its commit, the other waits for the batch row it holds
+in_tx="SELECT count(*) FROM pg_stat_activity WHERE application_name = 'esia-batch' AND xact_start IS NOT NULL"
+for _ in $(seq 100); do [ "$(sql "$in_tx")" = 2 ] && break; sleep 0.05; done
+is "$(sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	WHERE application_name = 'esia-batch' AND xact_start IS NOT NULL")" 2 \
+	"both workers' sessions are ended inside their first packet"
+wait $pid
+is "$?" 75 "import exits 75 when its workers lost the database"
+is "$(sql "SELECT count(*) FROM packets WHERE direction = 'response'")" 0 "and nothing was applied"
+
 ESIA_FAULT=import.before_commit:sleep=3 "$EB" import-responses >"$T/i.out" 2>"$T/i.err" &
 pid=$!
 wait_fault "$T/i.err" import.before_commit
