@@ -18,6 +18,7 @@
 #include "esia-batch.h"
 #include "fault.h"
 #include "ledger.h"
+#include "pgarray.h"
 #include "log.h"
 #include "mail.h"
 #include "progress.h"
@@ -108,10 +109,8 @@ struct run {
 
 /* Outcomes of one chunk, as PostgreSQL array literals. */
 struct chunk {
-	char *ids, *outs, *errs;
-	size_t idn, outn, errn;
-	FILE *fi, *fo, *fe;
-	int n;
+	struct sbuf ids, outs, errs;
+	int n, closed;
 };
 
 static double now_s(void)
@@ -170,62 +169,34 @@ static void scrub(char *s)
 static void chunk_open(struct chunk *ch)
 {
 	memset(ch, 0, sizeof(*ch));
-	ch->fi = open_memstream(&ch->ids, &ch->idn);
-	ch->fo = open_memstream(&ch->outs, &ch->outn);
-	ch->fe = open_memstream(&ch->errs, &ch->errn);
-	if (!ch->fi || !ch->fo || !ch->fe) {
-		error("out of memory");
-		abort();
-	}
-	fputc('{', ch->fi);
-	fputc('{', ch->fo);
-	fputc('{', ch->fe);
 }
 
 static void chunk_add(struct chunk *ch, const char *id, const char *outcome, const char *err)
 {
-	const char *sep = ch->n ? "," : "";
-
-	fprintf(ch->fi, "%s%s", sep, id);
-	fprintf(ch->fo, "%s%s", sep, outcome);
-	fputs(sep, ch->fe);
-	if (!err) {
-		fputs("NULL", ch->fe);
-	} else {
-		fputc('"', ch->fe);
-		for (const char *p = err; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				fputc('\\', ch->fe);
-			fputc(*p, ch->fe);
-		}
-		fputc('"', ch->fe);
-	}
+	arr_item(&ch->ids, id, 0);
+	arr_item(&ch->outs, outcome, 0);
+	if (err)
+		arr_item(&ch->errs, err, 1);
+	else
+		arr_null(&ch->errs);
 	ch->n++;
 }
 
 static void chunk_close(struct chunk *ch)
 {
-	if (ch->fi) {
-		fputc('}', ch->fi);
-		fclose(ch->fi);
-	}
-	if (ch->fo) {
-		fputc('}', ch->fo);
-		fclose(ch->fo);
-	}
-	if (ch->fe) {
-		fputc('}', ch->fe);
-		fclose(ch->fe);
-	}
-	ch->fi = ch->fo = ch->fe = NULL;
+	if (ch->closed)
+		return;
+	arr_done(&ch->ids);
+	arr_done(&ch->outs);
+	arr_done(&ch->errs);
+	ch->closed = 1;
 }
 
 static void chunk_free(struct chunk *ch)
 {
-	chunk_close(ch);
-	free(ch->ids);
-	free(ch->outs);
-	free(ch->errs);
+	free(ch->ids.s);
+	free(ch->outs.s);
+	free(ch->errs.s);
 }
 
 /* Data XML for the stylesheet: <notice id event channel> with the greeting
@@ -338,9 +309,9 @@ static int record(struct run *r, struct chunk *ch)
 	snprintf(bid, sizeof(bid), "%lld", r->b.id);
 	snprintf(base, sizeof(base), "%lld", r->backoff_base);
 	snprintf(max, sizeof(max), "%lld", r->backoff_max);
-	p[0] = ch->ids;
-	p[1] = ch->outs;
-	p[2] = ch->errs;
+	p[0] = ch->ids.s;
+	p[1] = ch->outs.s;
+	p[2] = ch->errs.s;
 	p[3] = maxa;
 	p[4] = bid;
 	p[5] = base;

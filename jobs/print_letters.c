@@ -33,6 +33,7 @@
 #include "fault.h"
 #include "json.h"
 #include "ledger.h"
+#include "pgarray.h"
 #include "letter_pdf.h"
 #include "log.h"
 #include "post_registry.h"
@@ -537,18 +538,12 @@ static int remove_void_folders(struct job *j)
 /* "{a,b,c}" array literal from n strings picked by get. */
 static char *array_literal(struct job *j, const char *(*get)(struct job *, int))
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct sbuf b = { 0 };
 
-	if (!f)
-		return NULL;
-	fputc('{', f);
 	for (int i = 0; i < j->n; i++)
-		fprintf(f, "%s%s", i ? "," : "", get(j, i));
-	fputc('}', f);
-	fclose(f);
-	return buf;
+		arr_item(&b, get(j, i), 0);
+	arr_done(&b);
+	return b.s;
 }
 
 static const char *get_id(struct job *j, int i)

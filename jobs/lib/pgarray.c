@@ -42,6 +42,11 @@ void arr_item(struct sbuf *b, const char *v, int quote)
 	sb_str(b, "\"");
 }
 
+void arr_null(struct sbuf *b)
+{
+	sb_str(b, b->len ? ",NULL" : "{NULL");
+}
+
 const char *arr_done(struct sbuf *b)
 {
 	if (!b->len)

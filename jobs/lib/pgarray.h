@@ -16,6 +16,8 @@ void sb_str(struct sbuf *b, const char *s);
 void sb_reset(struct sbuf *b);
 /* Append one element to the literal under construction; quote for text. */
 void arr_item(struct sbuf *b, const char *v, int quote);
+/* Append a NULL element. */
+void arr_null(struct sbuf *b);
 /* Close the literal ("{}" when empty) and return it. */
 const char *arr_done(struct sbuf *b);
 
