@@ -384,6 +384,8 @@ static int workers_for(const struct run *r, const char *opt, size_t nw)
 	if (opt && parse_int(opt, &k) == 0)
 		return (int)(k < (long long)nw ? k : (long long)(nw ? nw : 1));
 	k = cfg_int(r->cfg, "import", "workers");
+	if (k > 64) /* as --workers: each worker holds a database connection */
+		k = 64;
 	if ((long long)nw / 16 < k)
 		k = (long long)nw / 16;
 	return k < 1 ? 1 : (int)k;
