@@ -33,7 +33,7 @@ struct run {
 	const struct signer *signer;
 	char *outdir;
 	long long max_records, max_bytes, limit; /* limit 0 = none */
-	long sig_bytes; /* what the signature and closing the packet add to it */
+	long sig_bytes; /* what framing and signing add to the records (packet_frame_bytes) */
 	long long claimed;                       /* checks taken this run (for --limit) */
 	long long packets, sent, refused, superseded, timed_out, requeued, uploaded, upload_failed;
 	long long orphans;
@@ -41,12 +41,15 @@ struct run {
 	long long after_id; /* claim checks with ids above this (keyset over the queue) */
 	long long last_id;  /* highest id this packet consumed */
 	char upload_error[256];
-	xmlBufferPtr xbuf; /* the text writer's output, reused per packet */
+	xmlBufferPtr xbuf; /* the text writer's output (the records), reused per packet */
+	struct sbuf head;  /* the packet's canonical root start tag */
 	struct sbuf sent_ids, sent_versions, bad_ids, bad_reasons, stale_ids;
 };
 
 /* One packet in one transaction. Returns 1 if it did something (more may be
  * waiting), 0 when nothing was pending, -1 on error. */
 int one_packet(struct run *r);
+/* Bytes a packet file has besides its records, at most. */
+long packet_frame_bytes(struct run *r);
 
 #endif

@@ -379,12 +379,7 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 	r.signer = get_signer(ls, r.cfg);
 	if (!r.signer)
 		goto out;
-	/* the signature with its certificates, the root's end tag and room for
-	 * the final RecordCount: a packet that fits before signing fits after */
-	r.sig_bytes = xmlsig_overhead(r.signer);
-	if (r.sig_bytes < 0)
-		goto out;
-	r.sig_bytes += 64;
+	r.sig_bytes = packet_frame_bytes(&r);
 	params = batch_params_argv(argc, argv);
 	st = batch_start(c, &r.b, "export-checks", ag->name,
 			 ctx->parallel ? LOCK_SHARED_WORK : LOCK_EXCLUSIVE, params, ctx->rerun_of);
@@ -464,6 +459,7 @@ out:
 	free(r.bad_ids.s);
 	free(r.bad_reasons.s);
 	free(r.stale_ids.s);
+	free(r.head.s);
 	free(r.outdir);
 	free(params);
 	return ret;

@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlwriter.h>
 #include <openssl/rand.h>
@@ -154,33 +153,99 @@ static void new_packet_id(char out[37])
 		 u[14], u[15]);
 }
 
-/* Parse the streamed packet, set RecordCount, sign and serialise.
- * *out is xmlFree()d by the caller. */
-static int sign_packet(struct run *r, long long records, xmlChar **out, int *outlen)
+/* The packet file is DECL, then the root's start tag, the records, the
+ * ds:Signature and the root's end tag. Everything but the signature is
+ * written in exclusive canonical form, so those bytes are what the
+ * signature's digest covers, with no re-reading (xmlsig_sign_c14n): the
+ * start tag by packet_head(), the records by the text writer, whose output
+ * is canonical because every value it writes passed a validator that admits
+ * no character it would escape (one_packet checks: no '&' at all). */
+#define DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+
+/* An attribute value as exclusive C14N writes it. */
+static void c14n_attr(struct sbuf *b, const char *v)
 {
-	xmlDocPtr doc;
+	for (; *v; v++)
+		switch (*v) {
+		case '&': sb_str(b, "&amp;"); break;
+		case '<': sb_str(b, "&lt;"); break;
+		case '"': sb_str(b, "&quot;"); break;
+		case '\t': sb_str(b, "&#x9;"); break;
+		case '\n': sb_str(b, "&#xA;"); break;
+		case '\r': sb_str(b, "&#xD;"); break;
+		default: sb_add(b, v, 1);
+		}
+}
+
+/* The root's start tag, canonical: the namespace first, then the attributes
+ * in name order. */
+static void packet_head(struct run *r, struct sbuf *b, const char *packet_id,
+			const char *created, long long records)
+{
+	const char *rcpt = cfg_str(r->cfg, r->ag->name, "recipient");
 	char n[24];
+
+	snprintf(n, sizeof n, "%lld", records);
+	sb_reset(b);
+	sb_str(b, "<");
+	sb_str(b, r->ag->root);
+	sb_str(b, " xmlns=\"");
+	c14n_attr(b, r->ag->ns);
+	sb_str(b, "\" CreatedAt=\"");
+	c14n_attr(b, created);
+	sb_str(b, "\" PacketId=\"");
+	c14n_attr(b, packet_id);
+	sb_str(b, "\" Recipient=\"");
+	c14n_attr(b, *rcpt ? rcpt : r->ag->recipient_default);
+	sb_str(b, "\" RecordCount=\"");
+	sb_str(b, n);
+	sb_str(b, "\" Sender=\"");
+	c14n_attr(b, cfg_str(r->cfg, "signer", "sender"));
+	sb_str(b, "\">");
+}
+
+long packet_frame_bytes(struct run *r)
+{
+	struct sbuf b = { 0 };
+	long n;
+
+	/* ids and times have fixed widths; RecordCount at most max_records */
+	packet_head(r, &b, "00000000-0000-0000-0000-000000000000", "2000-01-01T00:00:00Z",
+		    r->max_records);
+	n = (long)(strlen(DECL) + b.len + xmlsig_signature_bytes(r->signer) + strlen(r->ag->root) +
+		   4);
+	free(b.s);
+	return n;
+}
+
+/* Sign the records in r->xbuf and lay out the file. *out is free()d by the
+ * caller. */
+static int sign_packet(struct run *r, const char *packet_id, const char *created,
+		       long long records, char **out, size_t *outlen)
+{
+	const char *body = (const char *)xmlBufferContent(r->xbuf);
+	size_t bodylen = (size_t)xmlBufferLength(r->xbuf), siglen;
+	char *tail = xasprintf("</%s>", r->ag->root), *sig = NULL;
 	int ret = -1;
 
-	doc = xmlReadMemory((const char *)xmlBufferContent(r->xbuf), xmlBufferLength(r->xbuf),
-			    NULL, "UTF-8", XML_PARSE_NONET);
-	if (!doc)
-		return error("cannot re-read the packet just written (bug)");
-	snprintf(n, sizeof n, "%lld", records);
-	if (!xmlSetProp(xmlDocGetRootElement(doc), BAD_CAST "RecordCount", BAD_CAST n)) {
-		error("cannot set RecordCount");
+	if (memchr(body, '&', bodylen)) {
+		error("a record needed escaping, so the packet is not canonical (bug)");
 		goto out;
 	}
-	if (xmlsig_sign(doc, r->signer) < 0)
-		goto out;
-	xmlDocDumpMemoryEnc(doc, out, outlen, "UTF-8");
-	if (!*out) {
-		error("cannot serialise the signed packet");
-		goto out;
+	packet_head(r, &r->head, packet_id, created, records);
+	{
+		const struct xmlsig_part c14n[3] = { { r->head.s, r->head.len }, { body, bodylen },
+						     { tail, strlen(tail) } };
+		if (xmlsig_sign_c14n(r->signer, c14n, 3, &sig, &siglen) < 0)
+			goto out;
 	}
+	*outlen = strlen(DECL) + r->head.len + bodylen + siglen + strlen(tail) + 1;
+	*out = xmalloc(*outlen + 1);
+	snprintf(*out, *outlen + 1, "%s%s%.*s%s%s\n", DECL, r->head.s, (int)bodylen, body, sig, tail);
 	ret = 0;
 out:
-	xmlFreeDoc(doc);
+	free(sig);
+	free(tail);
 	return ret;
 }
 
@@ -190,9 +255,10 @@ int one_packet(struct run *r)
 	unsigned char sha[SHA256_DIGEST_LENGTH];
 	xmlTextWriterPtr w = NULL;
 	PGresult *res = NULL;
-	xmlChar *signedbuf = NULL;
+	char *signedbuf = NULL;
 	struct atomic_bg bg = { 0 };
-	int signedlen = 0, written = 0, ret = -1, got = 0;
+	size_t signedlen = 0;
+	int written = 0, ret = -1, got = 0;
 	long long records = 0, want, refused = 0, stale = 0;
 	char *path = NULL, *fname = NULL;
 	time_t now = time(NULL);
@@ -236,20 +302,10 @@ int one_packet(struct run *r)
 			goto fail;
 	}
 
+	/* the text writer writes the records only; sign_packet() frames them */
 	xmlBufferEmpty(r->xbuf);
 	w = xmlNewTextWriterMemory(r->xbuf, 0);
-	if (!w || xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL) < 0 ||
-	    xmlTextWriterStartElement(w, BAD_CAST r->ag->root) < 0 ||
-	    xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST r->ag->ns) < 0 ||
-	    xmlTextWriterWriteAttribute(w, BAD_CAST "PacketId", BAD_CAST packet_id) < 0 ||
-	    xmlTextWriterWriteAttribute(w, BAD_CAST "CreatedAt", BAD_CAST created) < 0 ||
-	    xmlTextWriterWriteAttribute(w, BAD_CAST "Sender",
-					BAD_CAST cfg_str(r->cfg, "signer", "sender")) < 0 ||
-	    xmlTextWriterWriteAttribute(w, BAD_CAST "Recipient",
-					BAD_CAST(*cfg_str(r->cfg, r->ag->name, "recipient")
-							 ? cfg_str(r->cfg, r->ag->name, "recipient")
-							 : r->ag->recipient_default)) < 0 ||
-	    xmlTextWriterWriteAttribute(w, BAD_CAST "RecordCount", BAD_CAST "0") < 0) {
+	if (!w) {
 		error("cannot start the packet");
 		goto fail;
 	}
@@ -321,29 +377,25 @@ int one_packet(struct run *r)
 	r->claimed += records + refused + stale;
 
 	if (records) {
-		if (xmlTextWriterEndDocument(w) < 0) {
-			error("cannot finish the packet");
-			goto fail;
-		}
-		xmlFreeTextWriter(w);
+		xmlFreeTextWriter(w); /* flushed after every record */
 		w = NULL;
-		if (sign_packet(r, records, &signedbuf, &signedlen) < 0)
+		if (sign_packet(r, packet_id, created, records, &signedbuf, &signedlen) < 0)
 			goto fail;
-		if (signedlen > r->max_bytes) {
-			error("signed packet is %d bytes, over [%s] max_bytes %lld", signedlen,
+		if ((long long)signedlen > r->max_bytes) {
+			error("signed packet is %zu bytes, over [%s] max_bytes %lld", signedlen,
 			      r->ag->name, r->max_bytes);
 			goto fail;
 		}
-		SHA256(signedbuf, (size_t)signedlen, sha);
+		SHA256((const unsigned char *)signedbuf, signedlen, sha);
 		for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
 			snprintf(hex + 2 * i, 3, "%02x", sha[i]);
 		/* the file goes to disk (write, fsync, rename, fsync) while the
 		 * packet is recorded; the commit waits for it below */
 		written = 1;
-		if (atomic_write_start(&bg, path, signedbuf, (size_t)signedlen, 0600) < 0)
+		if (atomic_write_start(&bg, path, signedbuf, signedlen, 0600) < 0)
 			goto fail;
 		snprintf(nrec, sizeof nrec, "%lld", records);
-		snprintf(nbytes, sizeof nbytes, "%d", signedlen);
+		snprintf(nbytes, sizeof nbytes, "%zu", signedlen);
 		{
 			const char *p[8] = { packet_id, r->ag->name, bid, fname, hex, nrec, nbytes,
 					     arr_done(&r->sent_ids) };
@@ -426,7 +478,7 @@ int one_packet(struct run *r)
 	if (records) {
 		r->packets++;
 		r->sent += records;
-		log_event(LOG_LVL_INFO, "export.packet", "agency=%s packet=%s records=%lld bytes=%d",
+		log_event(LOG_LVL_INFO, "export.packet", "agency=%s packet=%s records=%lld bytes=%zu",
 			  r->ag->name, packet_id, records, signedlen);
 	}
 	r->refused += refused;
@@ -450,7 +502,7 @@ out:
 	PQclear(res);
 	if (w)
 		xmlFreeTextWriter(w);
-	xmlFree(signedbuf);
+	free(signedbuf);
 	free(path);
 	free(fname);
 	return ret;

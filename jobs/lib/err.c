@@ -72,6 +72,12 @@ char *xstrdup(const char *s)
 	return p ? p : oom();
 }
 
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	return p ? p : oom();
+}
+
 char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;

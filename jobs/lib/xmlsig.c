@@ -11,8 +11,10 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <xmlsec/xmlsec.h>
+#include <xmlsec/base64.h>
 #include <xmlsec/crypto.h>
 #include <xmlsec/errors.h>
 #include <xmlsec/keys.h>
@@ -38,6 +40,12 @@
 struct signer {
 	xmlSecKeyPtr key;
 	int ec; /* ECDSA-SHA256 rather than RSA-SHA256 */
+	/* For xmlsig_sign_c14n: the ds:Signature libxmlsec1 made for a probe
+	 * document, serialised, = sig[0] DigestValue sig[1] SignatureValue
+	 * sig[2]; its canonical SignedInfo = si[0] DigestValue si[1]. Nothing
+	 * else in them depends on the document signed. */
+	char *sig[3], *si[2];
+	size_t siglen; /* the whole serialised ds:Signature */
 };
 
 static int init_count;
@@ -101,6 +109,8 @@ static const char *ssl_error(void)
 	ERR_clear_error();
 	return buf;
 }
+
+static int stream_prepare(struct signer *s);
 
 struct signer *signer_load(const char *key_pem, const char *cert_pem)
 {
@@ -185,6 +195,8 @@ struct signer *signer_load(const char *key_pem, const char *cert_pem)
 		}
 		certs[i] = NULL; /* owned by the key data */
 	}
+	if (stream_prepare(s) < 0)
+		goto out;
 	ret = s;
 	s = NULL;
 out:
@@ -275,6 +287,10 @@ void signer_free(struct signer *s)
 		return;
 	if (s->key)
 		xmlSecKeyDestroy(s->key);
+	for (int i = 0; i < 3; i++)
+		free(s->sig[i]);
+	for (int i = 0; i < 2; i++)
+		free(s->si[i]);
 	free(s);
 }
 
@@ -298,7 +314,9 @@ static void find_signatures(xmlNodePtr node, xmlNodePtr *first, int *count)
 	}
 }
 
-int xmlsig_sign(xmlDocPtr doc, const struct signer *s)
+/* xmlsig_sign(); with presign, also a copy of the canonical SignedInfo
+ * that was signed (xmlSecBufferDestroy() it). */
+static int sign_doc(xmlDocPtr doc, const struct signer *s, xmlSecBufferPtr *presign)
 {
 	xmlNodePtr root = xmlDocGetRootElement(doc), sig = NULL, ref, ki, x509;
 	xmlSecDSigCtxPtr ctx = NULL;
@@ -343,10 +361,25 @@ int xmlsig_sign(xmlDocPtr doc, const struct signer *s)
 		error("cannot copy the signing key");
 		goto out;
 	}
+	if (presign)
+		ctx->flags |= XMLSEC_DSIG_FLAGS_STORE_SIGNATURE;
 	last_xmlsec_error[0] = '\0';
 	if (xmlSecDSigCtxSign(ctx, sig) < 0) {
 		error("signing failed: %s", last_xmlsec_error);
 		goto out;
+	}
+	if (presign) {
+		xmlSecBufferPtr b = xmlSecDSigCtxGetPreSignBuffer(ctx);
+		*presign = b ? xmlSecBufferCreate(0) : NULL;
+		if (*presign && xmlSecBufferSetData(*presign, xmlSecBufferGetData(b),
+						    xmlSecBufferGetSize(b)) < 0) {
+			xmlSecBufferDestroy(*presign);
+			*presign = NULL;
+		}
+		if (!*presign) {
+			error("libxmlsec1 kept no canonical SignedInfo");
+			goto out;
+		}
 	}
 	ret = 0;
 out:
@@ -359,46 +392,219 @@ out:
 	return ret;
 }
 
-static int dumped_size(xmlDocPtr doc)
+int xmlsig_sign(xmlDocPtr doc, const struct signer *s)
 {
-	xmlChar *buf = NULL;
-	int len = -1;
-
-	xmlDocDumpMemoryEnc(doc, &buf, &len, "UTF-8");
-	if (!buf)
-		return -1;
-	xmlFree(buf);
-	return len;
+	return sign_doc(doc, s, NULL);
 }
 
-long xmlsig_overhead(const struct signer *s)
+/* ---- streamed signing (xmlsig_sign_c14n) ---- */
+
+/* sig's descendant ds:NAME's text, xmlFree()d by the caller. */
+static xmlChar *value_of(xmlNodePtr sig, const char *name)
+{
+	xmlNodePtr n = xmlSecFindNode(sig, BAD_CAST name, xmlSecDSigNs);
+
+	return n ? xmlNodeGetContent(n) : NULL;
+}
+
+/* Split all around the one occurrence of needle: the part before is
+ * returned (malloc'd), *rest points after it. NULL when needle is not
+ * there exactly once. */
+static char *cut(const char *all, const char *needle, const char **rest)
+{
+	const char *at = strstr(all, needle);
+	size_t k = strlen(needle);
+
+	if (!at || !k || strstr(at + 1, needle))
+		return NULL;
+	*rest = at + k;
+	return xstrndup(all, (size_t)(at - all));
+}
+
+/* The signature value over data (canonical SignedInfo), by libxmlsec1's
+ * RSA-SHA256 / ECDSA-SHA256 transform with the signer's key, in base64 as
+ * libxmlsec1 writes it into ds:SignatureValue. xmlFree() it. */
+static xmlChar *signature_value(const struct signer *s, const xmlSecByte *data, size_t n)
+{
+	xmlSecTransformCtxPtr t = xmlSecTransformCtxCreate();
+	xmlSecTransformPtr m = NULL;
+	xmlChar *ret = NULL;
+
+	if (t)
+		m = xmlSecTransformCtxCreateAndAppend(t, s->ec ? xmlSecTransformEcdsaSha256Id
+							       : xmlSecTransformRsaSha256Id);
+	if (!m) {
+		error("cannot create the signature transform");
+		goto out;
+	}
+	m->operation = xmlSecTransformOperationSign;
+	last_xmlsec_error[0] = '\0';
+	if (xmlSecTransformSetKey(m, s->key) < 0 ||
+	    xmlSecTransformCtxBinaryExecute(t, data, (xmlSecSize)n) < 0 || !t->result) {
+		error("signing failed: %s", last_xmlsec_error);
+		goto out;
+	}
+	ret = xmlSecBase64Encode(xmlSecBufferGetData(t->result), xmlSecBufferGetSize(t->result),
+				 xmlSecBase64GetDefaultLineSize());
+	if (!ret)
+		error("out of memory");
+out:
+	if (t)
+		xmlSecTransformCtxDestroy(t);
+	return ret;
+}
+
+int xmlsig_sign_c14n(const struct signer *s, const struct xmlsig_part *parts, int nparts,
+		     char **out, size_t *outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	xmlChar *d = NULL, *v = NULL;
+	char *si = NULL;
+	int ret = -1;
+
+	*out = NULL;
+	if (!s->sig[0])
+		return error("the signer was not prepared for streamed signing (bug)");
+	if (!h || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
+		error("cannot start SHA-256: %s", ssl_error());
+		goto out;
+	}
+	for (int i = 0; i < nparts; i++)
+		if (EVP_DigestUpdate(h, parts[i].p, parts[i].n) != 1) {
+			error("SHA-256 failed: %s", ssl_error());
+			goto out;
+		}
+	if (EVP_DigestFinal_ex(h, md, &mdlen) != 1) {
+		error("SHA-256 failed: %s", ssl_error());
+		goto out;
+	}
+	d = xmlSecBase64Encode(md, mdlen, xmlSecBase64GetDefaultLineSize());
+	if (!d) {
+		error("out of memory");
+		goto out;
+	}
+	si = xasprintf("%s%s%s", s->si[0], (const char *)d, s->si[1]);
+	v = signature_value(s, (const xmlSecByte *)si, strlen(si));
+	if (!v)
+		goto out;
+	*out = xasprintf("%s%s%s%s%s", s->sig[0], (const char *)d, s->sig[1], (const char *)v,
+			 s->sig[2]);
+	*outlen = strlen(*out);
+	/* packet_frame_bytes() relies on it */
+	if (*outlen != s->siglen) {
+		error("the signature came out %zu bytes long, not %zu (bug)", *outlen, s->siglen);
+		free(*out);
+		*out = NULL;
+		goto out;
+	}
+	ret = 0;
+out:
+	EVP_MD_CTX_free(h);
+	xmlFree(d);
+	xmlFree(v);
+	free(si);
+	return ret;
+}
+
+/* libxmlsec1 verifies the probe document signed the streamed way. */
+static int probe_verifies(const struct signer *s, const char *sigxml)
+{
+	char *text = xasprintf("<x>%s</x>", sigxml);
+	xmlDocPtr doc = xmlReadMemory(text, (int)strlen(text), NULL, "UTF-8", XML_PARSE_NONET);
+	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+	xmlSecDSigCtxPtr ctx = NULL;
+	int ok = 0;
+
+	if (root && root->children && (ctx = xmlSecDSigCtxCreate(NULL)) &&
+	    (ctx->signKey = xmlSecKeyDuplicate(s->key)) &&
+	    xmlSecDSigCtxVerify(ctx, root->children) == 0)
+		ok = ctx->status == xmlSecDSigStatusSucceeded;
+	if (ctx)
+		xmlSecDSigCtxDestroy(ctx);
+	xmlFreeDoc(doc);
+	free(text);
+	return ok;
+}
+
+/* The probe: libxmlsec1 signs <x/> the ordinary way, keeping the canonical
+ * SignedInfo; its ds:Signature is cut around the two values. Then the cut is
+ * proven: "<x></x>" (the probe's canonical form) signed the streamed way
+ * must carry libxmlsec1's own digest, the very same signature when that is
+ * deterministic (RSA), and verify through libxmlsec1. */
+static int stream_prepare(struct signer *s)
 {
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
-	xmlNodePtr root = doc ? xmlNewDocNode(doc, NULL, BAD_CAST "x", NULL) : NULL;
-	long ret = -1;
-	int before, after;
+	xmlNodePtr root = doc ? xmlNewDocNode(doc, NULL, BAD_CAST "x", NULL) : NULL, sig;
+	xmlSecBufferPtr presign = NULL;
+	xmlBufferPtr dump = NULL;
+	xmlChar *d = NULL, *v = NULL;
+	char *whole = NULL, *si = NULL, *mine = NULL;
+	const char *rest, *rest2;
+	size_t minelen;
+	int ret = -1;
 
 	if (!root) {
 		error("out of memory");
 		goto out;
 	}
 	xmlDocSetRootElement(doc, root);
-	/* "<x/>" becomes "<x>...</x>": the 3 bytes count against the limit too */
-	before = dumped_size(doc);
-	if (before < 0 || xmlsig_sign(doc, s) < 0)
+	if (sign_doc(doc, s, &presign) < 0)
 		goto out;
-	after = dumped_size(doc);
-	if (after < 0) {
-		error("cannot serialise the signed document");
+	sig = xmlGetLastChild(root);
+	dump = xmlBufferCreate();
+	if (!dump || xmlNodeDump(dump, doc, sig, 0, 0) < 0) {
+		error("cannot serialise the probe signature");
 		goto out;
 	}
-	ret = after - before;
+	whole = xstrdup((const char *)xmlBufferContent(dump));
+	si = xstrndup((const char *)xmlSecBufferGetData(presign), xmlSecBufferGetSize(presign));
+	d = value_of(sig, "DigestValue");
+	v = value_of(sig, "SignatureValue");
+	if (!d || !v || !(s->sig[0] = cut(whole, (const char *)d, &rest)) ||
+	    !(s->sig[1] = cut(rest, (const char *)v, &rest2)) ||
+	    !(s->si[0] = cut(si, (const char *)d, &rest))) {
+		error("cannot find the values in the probe signature (bug)");
+		goto out;
+	}
+	s->sig[2] = xstrdup(rest2);
+	s->si[1] = xstrdup(rest);
+	s->siglen = strlen(whole);
+	{
+		const struct xmlsig_part c14n = { "<x></x>", 7 };
+		if (xmlsig_sign_c14n(s, &c14n, 1, &mine, &minelen) < 0)
+			goto out;
+	}
+	if (strncmp(mine, whole, (size_t)(rest2 - whole) - xmlStrlen(v)) ||
+	    (!s->ec && strcmp(mine, whole)) || !probe_verifies(s, mine)) {
+		error("the streamed signature differs from libxmlsec1's (bug)");
+		goto out;
+	}
+	ret = 0;
 out:
+	if (ret < 0)
+		for (int i = 0; i < 3; i++) {
+			free(s->sig[i]);
+			s->sig[i] = NULL;
+		}
+	if (presign)
+		xmlSecBufferDestroy(presign);
+	if (dump)
+		xmlBufferFree(dump);
+	xmlFree(d);
+	xmlFree(v);
+	free(whole);
+	free(si);
+	free(mine);
 	xmlFreeDoc(doc);
 	return ret;
 }
 
-/* ---- verification ---- */
+size_t xmlsig_signature_bytes(const struct signer *s)
+{
+	return s->siglen;
+}
 
 static int fail(char *why, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);
 static int fail(char *why, size_t n, const char *fmt, ...)

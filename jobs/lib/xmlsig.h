@@ -14,6 +14,7 @@
  *   xmlsig_init();
  *   struct signer *s = signer_load_config(cfg);    // [signer] key, cert
  *   xmlsig_sign(doc, s);                           // append ds:Signature
+ *   xmlsig_sign_c14n(s, parts, n, &sig, &len);     // or stream: see below
  *   ...
  *   if (xmlsig_verify(doc, "pfr-ca.pem", "PFR", why, sizeof why) < 0)
  *           reject(why);                           // e.g. "certificate expired"
@@ -53,11 +54,25 @@ const char *signer_algorithm(const struct signer *s);
  * an error. Thread-compatible (one doc per call), not thread-safe. */
 int xmlsig_sign(xmlDocPtr doc, const struct signer *s);
 
-/* Bytes that xmlsig_sign() adds to a document serialised by
- * xmlDocDumpMemory (the ds:Signature element with its certificates), measured
- * by signing a one-element document; the same for every document, since the
- * digest and signature values have a fixed length. -1 after an error. */
-long xmlsig_overhead(const struct signer *s);
+/* Streamed signing, for packets too big to re-read as a tree: the caller
+ * hands over the document's exclusive canonical form, without the signature
+ * (the bytes exclusive C14N would give for it: the root element only,
+ * attributes in canonical order and escaping, no empty-element tags), as
+ * parts in order, and gets the serialised ds:Signature element to put as the
+ * root's last child, right before its end tag (*out, free() it; *outlen =
+ * xmlsig_signature_bytes()). The result is what xmlsig_sign() would add to
+ * the parsed document: the same SignedInfo and KeyInfo, which libxmlsec1
+ * made for a probe document when the signer was loaded (and verified, signed
+ * this way), and libxmlsec1's signature transform signs it. Only the SHA-256
+ * of the canonical form is taken here. 0, or -1 after printing an error. */
+struct xmlsig_part {
+	const void *p;
+	size_t n;
+};
+int xmlsig_sign_c14n(const struct signer *s, const struct xmlsig_part *parts, int nparts,
+		     char **out, size_t *outlen);
+/* The length of that ds:Signature element: the same for every document. */
+size_t xmlsig_signature_bytes(const struct signer *s);
 
 /* Verify doc as described above. trust_anchor_pem is a FILE holding one or
  * more CA certificates in PEM. expected_org may be NULL or "" to skip the O=
