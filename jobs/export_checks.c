@@ -306,7 +306,7 @@ static int has_work(struct run *r)
 	if (*cfg_str(r->cfg, r->ag->name, "upload_url"))
 		up[0] = 't';
 	v = db_scalar(r->c,
-		      "SELECT EXISTS (SELECT 1 FROM checks WHERE agency = $1 AND queued)"
+		      "SELECT EXISTS (SELECT 1 FROM check_queue WHERE agency = $1)"
 		      " OR EXISTS (SELECT 1" OVERDUE_SQL ")"
 		      " OR ($3::bool AND EXISTS (SELECT 1 FROM packets WHERE agency = $1"
 		      "            AND direction = 'request' AND status = 'written'))",
@@ -459,6 +459,7 @@ out:
 	free(r.bad_ids.s);
 	free(r.bad_reasons.s);
 	free(r.stale_ids.s);
+	free(r.done_ids.s);
 	free(r.head.s);
 	free(r.outdir);
 	free(params);

@@ -35,21 +35,21 @@ enum col { C_ID, C_ACCOUNT, C_VERSION, C_STALE, C_FAMILY, C_FIRST, C_PATRONYMIC,
 
 static const char claim_sql[] =
 	"DECLARE claim NO SCROLL CURSOR FOR"
-	" SELECT ch.id, ch.account_id, a.data_version,"
+	" SELECT q.check_id, x.account_id, x.data_version, x.stale, x.family_name, x.first_name,"
+	"  x.patronymic, x.gender, x.birth_date, x.snils, x.passport_series, x.passport_number,"
+	"  x.passport_issue_date, x.passport_issuer_code"
+	/* check_queue's key: a range scan from where the last packet stopped */
+	" FROM check_queue q LEFT JOIN LATERAL (SELECT ch.account_id, a.data_version,"
 	"  ch.data_version < a.data_version AND EXISTS (SELECT 1 FROM checks n"
 	"   WHERE n.account_id = ch.account_id AND n.agency = ch.agency"
-	"   AND n.data_version > ch.data_version),"
+	"   AND n.data_version > ch.data_version) AS stale,"
 	"  a.family_name, a.first_name, a.patronymic, a.gender, a.birth_date, a.snils,"
 	"  a.passport_series, a.passport_number, a.passport_issue_date, a.passport_issuer_code"
-	" FROM checks ch JOIN accounts a ON a.id = ch.account_id"
-	/* checks_queue_idx: a range scan from where the last packet stopped */
-	" WHERE ch.agency = $1 AND ch.queued AND ch.id > $3::bigint"
-	" ORDER BY ch.id LIMIT $2::bigint";
-/* With --parallel, runs share the queue by locking what they take. Alone
- * (the job lock held), nothing locks: the UPDATE that marks the checks sent
- * only takes rows still pending, and a count short of the packet means
- * someone else moved one, so the packet is dropped and taken again. */
-static const char claim_lock_sql[] = " FOR UPDATE OF ch SKIP LOCKED";
+	"  FROM checks ch JOIN accounts a ON a.id = ch.account_id"
+	"  WHERE ch.id = q.check_id AND ch.state = 'pending') x ON true"
+	" WHERE q.agency = $1 AND q.check_id > $3::bigint"
+	" ORDER BY q.check_id LIMIT $2::bigint";
+static const char claim_lock_sql[] = " FOR UPDATE OF q SKIP LOCKED";
 
 static const char *val(PGresult *res, int i, enum col c)
 {
@@ -281,6 +281,7 @@ int one_packet(struct run *r)
 	sb_reset(&r->bad_ids);
 	sb_reset(&r->bad_reasons);
 	sb_reset(&r->stale_ids);
+	sb_reset(&r->done_ids);
 
 	r->last_id = r->after_id;
 	if (db_begin(r->c) < 0)
@@ -325,7 +326,14 @@ int one_packet(struct run *r)
 			int before = xmlBufferLength(r->xbuf), wr;
 			long long cid = atoll(val(res, i, C_ID));
 
+			if (PQgetisnull(res, i, C_ACCOUNT)) {
+				/* not pending any more: off the queue */
+				arr_item(&r->done_ids, val(res, i, C_ID), 0);
+				r->last_id = cid;
+				continue;
+			}
 			if (!strcmp(PQgetvalue(res, i, C_STALE), "t")) {
+				arr_item(&r->done_ids, val(res, i, C_ID), 0);
 				arr_item(&r->stale_ids, val(res, i, C_ID), 0);
 				stale++;
 				r->last_id = cid;
@@ -337,6 +345,7 @@ int one_packet(struct run *r)
 				goto fail;
 			}
 			if (wr == 0) {
+				arr_item(&r->done_ids, val(res, i, C_ID), 0);
 				arr_item(&r->bad_ids, val(res, i, C_ID), 0);
 				arr_item(&r->bad_reasons, why, 1);
 				refused++;
@@ -357,6 +366,7 @@ int one_packet(struct run *r)
 				}
 				break;
 			}
+			arr_item(&r->done_ids, val(res, i, C_ID), 0);
 			arr_item(&r->sent_ids, val(res, i, C_ID), 0);
 			arr_item(&r->sent_versions, val(res, i, C_VERSION), 0);
 			records++;
@@ -457,6 +467,14 @@ int one_packet(struct run *r)
 			    "UPDATE checks SET state = 'superseded', reason = 'newer data is being checked'"
 			    " WHERE id = ANY ($1::bigint[]) AND state = 'pending'",
 			    1, p) < 0)
+			goto fail;
+	}
+	{
+		/* everything this packet took or dropped leaves the queue */
+		const char *p[2] = { r->ag->name, arr_done(&r->done_ids) };
+		if (db_exec(r->c,
+			    "DELETE FROM check_queue WHERE agency = $1 AND check_id = ANY ($2::bigint[])",
+			    2, p) < 0)
 			goto fail;
 	}
 	r->b.records += records;

@@ -32,7 +32,7 @@ t0=$(date +%s.%N)
 "$TOP/fixtures/load.sh" $((N / 2)) 1 >/dev/null
 t1=$(date +%s.%N)
 echo "loaded $((N / 2)) citizens ($N checks) in $(echo "$t1 - $t0" | bc) s"
-"$PSQL" -X -q -c "VACUUM ANALYZE checks" -c "VACUUM ANALYZE accounts"
+"$PSQL" -X -q -c "VACUUM ANALYZE checks" -c "VACUUM ANALYZE check_queue" -c "VACUUM ANALYZE accounts"
 "$PGBIN/createdb" -T "$DB" "${DB}_both"
 
 report() { # label agency-filter

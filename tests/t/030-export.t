@@ -125,4 +125,21 @@ like "$(cat "$f")" "<FirstName>Пётр</FirstName>" "with the new name"
 eb export-checks --agency pfr
 is "$(sql "SELECT state FROM checks WHERE account_id = 2 AND agency = 'pfr' AND data_version = 1")" superseded "a stale check with a newer sibling is superseded, not sent"
 is "$(sql "SELECT state FROM checks WHERE account_id = 2 AND agency = 'pfr' AND data_version = 3")" sent "the newer one is sent"
+is "$(sql "SELECT count(*) FROM check_queue")" 0 "the work queue is empty"
+
+# the queue is kept by triggers, whoever writes checks: a new pending check
+# and one put back to pending join it; one settled by someone else while
+# queued is dropped by the next run, not sent
+sql "UPDATE accounts SET data_version = 2 WHERE id IN (3, 5)" >/dev/null
+sql "INSERT INTO checks (account_id, agency, data_version) VALUES (3, 'pfr', 2)" >/dev/null
+sql "UPDATE checks SET state = 'pending' WHERE account_id = 4 AND agency = 'pfr' AND data_version = 1" >/dev/null
+sql "INSERT INTO checks (account_id, agency, data_version) VALUES (5, 'pfr', 2)" >/dev/null
+sql "UPDATE checks SET state = 'superseded' WHERE account_id = 5 AND agency = 'pfr' AND data_version = 2" >/dev/null
+is "$(sql "SELECT count(*) FROM check_queue WHERE agency = 'pfr'")" 3 "three checks were queued"
+eb export-checks --agency pfr
+like "$OUT" "^export-checks pfr: 1 packets, 2 checks sent" "two go out"
+f=$(ls -t "$OUTBOX"/pfr/*.xml | head -1)
+is "$(packet_ids "$f" | sort -n | tr '\n' ' ')" "$(sql "SELECT string_agg(id::text, ' ' ORDER BY id) || ' ' FROM checks WHERE (account_id, data_version) IN ((3, 2), (4, 1)) AND agency = 'pfr' AND state = 'sent'")" "the new one and the one put back"
+is "$(sql "SELECT state FROM checks WHERE account_id = 5 AND agency = 'pfr' AND data_version = 2")" superseded "the settled one is left as it was"
+is "$(sql "SELECT count(*) FROM check_queue")" 0 "and the queue is empty again"
 done_testing
