@@ -44,7 +44,7 @@ struct run {
 	xmlBufferPtr xbuf; /* the text writer's output (the records), reused per packet */
 	struct sbuf head;  /* the packet's canonical root start tag */
 	struct sbuf sent_ids, sent_versions, bad_ids, bad_reasons, stale_ids;
-	struct sbuf done_ids; /* every queue row the packet consumed */
+	struct sbuf done_ids; /* every queue row the packet consumed (ctids) */
 };
 
 /* One packet in one transaction. Returns 1 if it did something (more may be

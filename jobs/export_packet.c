@@ -31,13 +31,13 @@
  * holds advisory lock (3, hashtext(packet id)); the orphan sweep tests it. */
 
 enum col { C_ID, C_ACCOUNT, C_VERSION, C_STALE, C_FAMILY, C_FIRST, C_PATRONYMIC, C_GENDER,
-	   C_BIRTH, C_SNILS, C_SERIES, C_NUMBER, C_ISSUED, C_ISSUER };
+	   C_BIRTH, C_SNILS, C_SERIES, C_NUMBER, C_ISSUED, C_ISSUER, C_TID };
 
 static const char claim_sql[] =
 	"DECLARE claim NO SCROLL CURSOR FOR"
 	" SELECT q.check_id, x.account_id, x.data_version, x.stale, x.family_name, x.first_name,"
 	"  x.patronymic, x.gender, x.birth_date, x.snils, x.passport_series, x.passport_number,"
-	"  x.passport_issue_date, x.passport_issuer_code"
+	"  x.passport_issue_date, x.passport_issuer_code, q.ctid"
 	/* check_queue's key: a range scan from where the last packet stopped */
 	" FROM check_queue q LEFT JOIN LATERAL (SELECT ch.account_id, a.data_version,"
 	"  ch.data_version < a.data_version AND EXISTS (SELECT 1 FROM checks n"
@@ -328,12 +328,12 @@ int one_packet(struct run *r)
 
 			if (PQgetisnull(res, i, C_ACCOUNT)) {
 				/* not pending any more: off the queue */
-				arr_item(&r->done_ids, val(res, i, C_ID), 0);
+				arr_item(&r->done_ids, val(res, i, C_TID), 1);
 				r->last_id = cid;
 				continue;
 			}
 			if (!strcmp(PQgetvalue(res, i, C_STALE), "t")) {
-				arr_item(&r->done_ids, val(res, i, C_ID), 0);
+				arr_item(&r->done_ids, val(res, i, C_TID), 1);
 				arr_item(&r->stale_ids, val(res, i, C_ID), 0);
 				stale++;
 				r->last_id = cid;
@@ -345,7 +345,7 @@ int one_packet(struct run *r)
 				goto fail;
 			}
 			if (wr == 0) {
-				arr_item(&r->done_ids, val(res, i, C_ID), 0);
+				arr_item(&r->done_ids, val(res, i, C_TID), 1);
 				arr_item(&r->bad_ids, val(res, i, C_ID), 0);
 				arr_item(&r->bad_reasons, why, 1);
 				refused++;
@@ -366,7 +366,7 @@ int one_packet(struct run *r)
 				}
 				break;
 			}
-			arr_item(&r->done_ids, val(res, i, C_ID), 0);
+			arr_item(&r->done_ids, val(res, i, C_TID), 1);
 			arr_item(&r->sent_ids, val(res, i, C_ID), 0);
 			arr_item(&r->sent_versions, val(res, i, C_VERSION), 0);
 			records++;
@@ -470,11 +470,12 @@ int one_packet(struct run *r)
 			goto fail;
 	}
 	{
-		/* everything this packet took or dropped leaves the queue */
-		const char *p[2] = { r->ag->name, arr_done(&r->done_ids) };
-		if (db_exec(r->c,
-			    "DELETE FROM check_queue WHERE agency = $1 AND check_id = ANY ($2::bigint[])",
-			    2, p) < 0)
+		/* Everything this packet took or dropped leaves the queue, found
+		 * by where the claim read it (half the cost of the key): those rows
+		 * cannot have moved, as only export deletes queue rows and this run
+		 * holds the agency lock, or with --parallel the rows' locks. */
+		const char *p[1] = { arr_done(&r->done_ids) };
+		if (db_exec(r->c, "DELETE FROM check_queue WHERE ctid = ANY ($1::tid[])", 1, p) < 0)
 			goto fail;
 	}
 	r->b.records += records;

@@ -2,8 +2,8 @@
 #   export_setup N [EXTRA-CONFIG]   PKI, signer config, N citizens loaded
 #   packet_ids FILE                 CheckIds in a packet, one per line
 #   all_packet_ids AGENCY           CheckIds over every file in outbox/AGENCY
-#   check_once AGENCY LABEL         each check in exactly one live packet file
-#                                   (four assertions)
+#   check_once AGENCY LABEL         each check in exactly one live packet file,
+#                                   the work queue empty (five assertions)
 export PSQL="$PGBIN/psql"
 PKI=$T/pki
 OUTBOX=$T/spool/outbox
@@ -38,4 +38,5 @@ check_once() { # AGENCY LABEL
 	files=$(ls "$OUTBOX/$1" | grep -c '\.xml$')
 	is "$files" "$(sql "SELECT count(*) FROM packets WHERE agency = '$1'")" "$2: one file per recorded packet"
 	is "$(sql "SELECT count(*) FROM checks WHERE agency = '$1' AND state = 'pending'")" 0 "$2: nothing left pending"
+	is "$(sql "SELECT count(*) FROM check_queue WHERE agency = '$1'")" 0 "$2: nothing left in the work queue"
 }

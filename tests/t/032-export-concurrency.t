@@ -28,6 +28,7 @@ ok $([ "$ra" = 65 ] || [ "$ra" = 0 ]; echo $?) "the first parallel run succeeds 
 ok $([ "$rb" = 65 ] || [ "$rb" = 0 ]; echo $?) "the second parallel run succeeds ($rb)"
 is "$(sql "SELECT count(DISTINCT batch_id) FROM packets WHERE batch_id > 1")" 4 "both runs wrote packets for both agencies (they shared the work)"
 is "$(sql "SELECT count(*) FROM checks WHERE state = 'pending'")" 0 "nothing left pending"
+is "$(sql "SELECT count(*) FROM check_queue")" 0 "nothing left in the work queue"
 for ag in pfr fms; do
 	all_packet_ids $ag | sort -n >"$T/$ag.ids"
 	is "$(uniq -d "$T/$ag.ids" | wc -l)" 0 "$ag: no check is in two packets"
