@@ -474,8 +474,10 @@ int one_packet(struct run *r)
 		 * by where the claim read it (half the cost of the key): those rows
 		 * cannot have moved, as only export deletes queue rows and this run
 		 * holds the agency lock, or with --parallel the rows' locks. */
-		const char *p[1] = { arr_done(&r->done_ids) };
-		if (db_exec(r->c, "DELETE FROM check_queue WHERE ctid = ANY ($1::tid[])", 1, p) < 0)
+		const char *p[2] = { r->ag->name, arr_done(&r->done_ids) };
+		if (db_exec(r->c,
+			    "DELETE FROM check_queue WHERE agency = $1 AND ctid = ANY ($2::tid[])", 2,
+			    p) < 0)
 			goto fail;
 	}
 	r->b.records += records;
