@@ -52,6 +52,11 @@ like "$OUT" "\(1 migration\)" "exactly the missing migration is applied"
 is "$(sql "SELECT count(*) FROM pg_trigger WHERE tgname = 'checks_enqueue_new'")" 1 "its trigger exists again"
 is "$(sql "SELECT count(*) FROM schema_version WHERE version = 9")" 1 "and it is recorded"
 
+# the outbox has no foreign key to accounts (010): the one way in,
+# enqueue_notices(), writes no notice for a citizen who does not exist
+is "$(sql "SELECT enqueue_notice(987654321, 'check_passed', 'check_passed:987654321:1', '{}', NULL)")" 0 "no notice is written for no citizen"
+is "$(sql "SELECT count(*) FROM notifications WHERE account_id = 987654321")" 0 "and none is there"
+
 # a database newer than the binary is refused
 sql "INSERT INTO schema_version (version, name) VALUES (9999, '9999_future')" >/dev/null
 eb migrate
