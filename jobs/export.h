@@ -43,13 +43,21 @@ struct run {
 	char upload_error[256];
 	xmlBufferPtr xbuf; /* the text writer's output (the records), reused per packet */
 	struct sbuf head;  /* the packet's canonical root start tag */
-	struct sbuf sent_ids, sent_versions, bad_ids, bad_reasons, stale_ids;
+	struct sbuf sent_ids, sent_versions, stale_ids;
+	/* refused checks not yet recorded, over packets (flush_refusals) */
+	struct sbuf bad_ids, bad_reasons;
+	long long nbad;
 	struct sbuf done_ids; /* every queue row the packet consumed (ctids) */
 };
 
 /* One packet in one transaction. Returns 1 if it did something (more may be
  * waiting), 0 when nothing was pending, -1 on error. */
 int one_packet(struct run *r);
+/* Record the refused checks gathered so far in a transaction of their own:
+ * failed with the reason, the citizen's data rejected, the notice queued,
+ * off the queue. Until then they stay pending and queued, so a run that
+ * dies first leaves them to the next. 0, or -1 after printing an error. */
+int flush_refusals(struct run *r);
 /* Bytes a packet file has besides its records, at most. */
 long packet_frame_bytes(struct run *r);
 

@@ -402,6 +402,13 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 	for (int again = 1;;) {
 		long long before = r.sent + r.refused;
 		int k = one_packet(&r);
+		/* refusals go in batches of their own; all of them before the
+		 * second pass, which would read them again */
+		if (k >= 0 && (k == 0 || r.nbad >= r.max_records) && flush_refusals(&r) < 0) {
+			progress_end(&pr);
+			snprintf(errmsg, sizeof errmsg, "recording refused checks failed");
+			goto finish;
+		}
 		if (k < 0) {
 			progress_end(&pr);
 			snprintf(errmsg, sizeof errmsg, "writing a packet failed after %lld packets",

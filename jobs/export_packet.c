@@ -260,6 +260,7 @@ int one_packet(struct run *r)
 	size_t signedlen = 0;
 	int written = 0, ret = -1, got = 0;
 	long long records = 0, want, refused = 0, stale = 0;
+	size_t bad0 = r->bad_ids.len, reasons0 = r->bad_reasons.len; /* undone on failure */
 	char *path = NULL, *fname = NULL;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -278,8 +279,6 @@ int one_packet(struct run *r)
 	path = xasprintf("%s/%s", r->outdir, fname);
 	sb_reset(&r->sent_ids);
 	sb_reset(&r->sent_versions);
-	sb_reset(&r->bad_ids);
-	sb_reset(&r->bad_reasons);
 	sb_reset(&r->stale_ids);
 	sb_reset(&r->done_ids);
 
@@ -345,7 +344,7 @@ int one_packet(struct run *r)
 				goto fail;
 			}
 			if (wr == 0) {
-				arr_item(&r->done_ids, val(res, i, C_TID), 1);
+				/* recorded by flush_refusals(): it stays queued until then */
 				arr_item(&r->bad_ids, val(res, i, C_ID), 0);
 				arr_item(&r->bad_reasons, why, 1);
 				refused++;
@@ -443,24 +442,6 @@ int one_packet(struct run *r)
 			}
 		}
 	}
-	if (refused) {
-		const char *p[4] = { arr_done(&r->bad_ids), arr_done(&r->bad_reasons), bid,
-				     r->ag->name };
-		if (db_exec(r->c,
-			    "WITH f AS (UPDATE checks c SET state = 'failed', result = 'local_invalid',"
-			    "   reason = v.reason, answered_at = now()"
-			    "   FROM unnest($1::bigint[], $2::text[]) AS v (id, reason)"
-			    "   WHERE c.id = v.id AND c.state = 'pending' RETURNING c.id, c.account_id, v.reason),"
-			    " a AS (UPDATE accounts SET data_status = 'rejected',"
-			    "   data_reject_reason = f.reason, updated_at = now()"
-			    "   FROM f WHERE accounts.id = f.account_id)"
-			    " SELECT enqueue_notices('check_failed', array_agg(f.account_id),"
-			    "   array_agg('check_failed:' || f.id),"
-			    "   array_agg(jsonb_build_object('agency', $4::text, 'reason', f.reason)), $3::bigint)"
-			    " FROM f",
-			    4, p) < 0)
-			goto fail;
-	}
 	if (stale) {
 		const char *p[1] = { arr_done(&r->stale_ids) };
 		if (db_exec(r->c,
@@ -481,7 +462,6 @@ int one_packet(struct run *r)
 			goto fail;
 	}
 	r->b.records += records;
-	r->b.rejected += refused;
 	if (batch_update_counts(r->c, &r->b) < 0)
 		goto fail;
 	if (atomic_write_wait(&bg) < 0)
@@ -502,7 +482,7 @@ int one_packet(struct run *r)
 		log_event(LOG_LVL_INFO, "export.packet", "agency=%s packet=%s records=%lld bytes=%zu",
 			  r->ag->name, packet_id, records, signedlen);
 	}
-	r->refused += refused;
+	r->nbad += refused;
 	r->superseded += stale;
 	r->lost_claims = 0;
 	ret = 1;
@@ -514,6 +494,8 @@ fail_retry:
 	else
 		error("[%s] checks keep changing under the export; giving up", r->ag->name);
 fail:
+	sb_cut(&r->bad_ids, bad0);
+	sb_cut(&r->bad_reasons, reasons0);
 	atomic_write_wait(&bg);
 	db_rollback(r->c);
 	if (written && unlink(path) == 0)
@@ -527,4 +509,58 @@ out:
 	free(path);
 	free(fname);
 	return ret;
+}
+
+int flush_refusals(struct run *r)
+{
+	PGresult *res = NULL;
+	long long n;
+	char bid[24];
+
+	if (!r->nbad)
+		return 0;
+	snprintf(bid, sizeof bid, "%lld", r->b.id);
+	if (db_begin(r->c) < 0)
+		return -1;
+	{
+		/* only checks still pending: a --parallel run may have been first */
+		const char *p[4] = { arr_done(&r->bad_ids), arr_done(&r->bad_reasons), bid,
+				     r->ag->name };
+		res = db_query(r->c,
+			       "WITH f AS (UPDATE checks c SET state = 'failed', result = 'local_invalid',"
+			       "   reason = v.reason, answered_at = now()"
+			       "   FROM unnest($1::bigint[], $2::text[]) AS v (id, reason)"
+			       "   WHERE c.id = v.id AND c.state = 'pending' RETURNING c.id, c.account_id, v.reason),"
+			       " a AS (UPDATE accounts SET data_status = 'rejected',"
+			       "   data_reject_reason = f.reason, updated_at = now()"
+			       "   FROM f WHERE accounts.id = f.account_id),"
+			       " q AS (DELETE FROM check_queue WHERE agency = $4 AND check_id = ANY ($1::bigint[]))"
+			       " SELECT count(*), enqueue_notices('check_failed', array_agg(f.account_id),"
+			       "   array_agg('check_failed:' || f.id),"
+			       "   array_agg(jsonb_build_object('agency', $4::text, 'reason', f.reason)), $3::bigint)"
+			       " FROM f",
+			       4, p);
+	}
+	if (!res)
+		goto fail;
+	n = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	r->b.rejected += n;
+	if (batch_update_counts(r->c, &r->b) < 0)
+		goto undo;
+	fault_point("export.refusals_before_commit");
+	if (db_commit(r->c) < 0) {
+		r->b.rejected -= n;
+		return -1;
+	}
+	r->refused += n;
+	sb_reset(&r->bad_ids);
+	sb_reset(&r->bad_reasons);
+	r->nbad = 0;
+	return 0;
+undo:
+	r->b.rejected -= n;
+fail:
+	db_rollback(r->c);
+	return -1;
 }

@@ -26,6 +26,14 @@ void sb_reset(struct sbuf *b)
 		b->s[0] = '\0';
 }
 
+void sb_cut(struct sbuf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->s[len] = '\0';
+	}
+}
+
 void arr_item(struct sbuf *b, const char *v, int quote)
 {
 	sb_str(b, b->len ? "," : "{");

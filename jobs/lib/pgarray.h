@@ -14,6 +14,8 @@ struct sbuf {
 void sb_add(struct sbuf *b, const char *s, size_t n);
 void sb_str(struct sbuf *b, const char *s);
 void sb_reset(struct sbuf *b);
+/* Back to an earlier length (undo what was appended since). */
+void sb_cut(struct sbuf *b, size_t len);
 /* Append one element to the literal under construction; quote for text. */
 void arr_item(struct sbuf *b, const char *v, int quote);
 /* Append a NULL element. */

@@ -49,4 +49,21 @@ ok $([ "$RC" = 0 ] || [ "$RC" = 65 ]; echo $?) "the next run succeeds ($RC)"
 like "$ERR" "orphan_removed" "and removes the orphan of the killed transaction"
 check_once pfr "after kill before commit"
 is "$(sql "SELECT count(*) FROM checks WHERE state = 'sent' AND attempts <> 1")" 0 "no check was counted as sent twice"
+
+# 4. killed before the refused checks are recorded (they go in a transaction
+# of their own, after the packets): they are still pending and queued, and
+# the next run refuses them once
+sql "UPDATE accounts SET data_version = data_version + 1" >/dev/null
+sql "INSERT INTO checks (account_id, agency, data_version) SELECT id, 'fms', data_version FROM accounts" >/dev/null
+ESIA_FAULT=export.refusals_before_commit:kill@1 "$EB" export-checks --agency fms >/dev/null 2>&1
+is "$?" 137 "killed before the refusals commit"
+left=$(sql "SELECT count(*) FROM checks c JOIN check_queue q ON q.check_id = c.id WHERE c.agency = 'fms' AND c.state = 'pending'")
+ok $([ "$left" -gt 0 ]; echo $?) "the refused checks are still pending and queued ($left)"
+is "$(sql "SELECT count(*) FROM checks WHERE agency = 'fms' AND state = 'pending'")" "$left" "and only they"
+eb export-checks --agency fms
+is "$RC" 65 "the next run refuses them (65)"
+like "$OUT" "0 checks sent .* $left refused locally" "all $left, sending none"
+is "$(sql "SELECT rejected FROM batches ORDER BY id DESC LIMIT 1")" "$left" "its batch counts them"
+is "$(sql "SELECT count(DISTINCT n.event_key) FROM checks c JOIN notifications n ON n.event_key = 'check_failed:' || c.id WHERE c.agency = 'fms' AND c.data_version > 1 AND c.state = 'failed'")" "$left" "one check_failed event per refused check"
+check_once fms "after kill before the refusals commit"
 done_testing
