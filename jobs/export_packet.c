@@ -373,11 +373,11 @@ int one_packet(struct run *r)
 		}
 		PQclear(res);
 		res = NULL;
-		if (rows < FETCH_ROWS)
+		/* the claim has LIMIT want: no need to ask for the empty rest */
+		if (rows < FETCH_ROWS || got >= want)
 			break;
 	}
-	if (db_exec(r->c, "CLOSE claim", 0, NULL) < 0)
-		goto fail;
+	/* the cursor closes with the transaction */
 	if (!got) {
 		db_rollback(r->c);
 		ret = 0;
