@@ -49,6 +49,12 @@ static const char claim_sql[] =
 	"  WHERE ch.id = q.check_id AND ch.state = 'pending') x ON true"
 	" WHERE q.agency = $1 AND q.check_id > $3::bigint"
 	" ORDER BY q.check_id LIMIT $2::bigint";
+/* A queue row whose check is no longer pending (someone else settled it)
+ * comes back without data and is dropped. With --parallel, runs share the
+ * queue by locking the queue rows they take. Alone (the job lock held),
+ * nothing locks: the UPDATE that marks the checks sent only takes rows still
+ * pending, and a count short of the packet means someone else moved one, so
+ * the packet is dropped and taken again. */
 static const char claim_lock_sql[] = " FOR UPDATE OF q SKIP LOCKED";
 
 static const char *val(PGresult *res, int i, enum col c)
