@@ -36,11 +36,13 @@ answer fms >/dev/null
 total=$(inbox_count)
 
 # the workers' sessions end (the parent's stays): still "try again", 75
-ESIA_FAULT=import.before_commit:sleep=3 "$EB" import-responses --workers 2 >"$T/w.out" 2>"$T/w.err" &
+# (the sleep is long and the wait patient: under a loaded CI machine the
+# sanitizer build takes seconds to verify the first packets)
+ESIA_FAULT=import.before_commit:sleep=15 "$EB" import-responses --workers 2 >"$T/w.out" 2>"$T/w.err" &
 pid=$!
 # one worker sleeps before its commit, the other waits for the batch row it holds
 in_tx="SELECT count(*) FROM pg_stat_activity WHERE application_name = 'esia-batch' AND xact_start IS NOT NULL"
-for _ in $(seq 100); do [ "$(sql "$in_tx")" = 2 ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ "$(sql "$in_tx")" = 2 ] && break; sleep 0.05; done
 is "$(sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 	WHERE application_name = 'esia-batch' AND xact_start IS NOT NULL")" 2 \
 	"both workers' sessions are ended inside their first packet"
