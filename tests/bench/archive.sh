@@ -39,9 +39,10 @@ for i in range(n):
             'snils-validation/1.0.1" PacketId="%s" RecordCount="40">\n%s</SnilsValidationRequest>\n' % (pid, rec)).encode()
     with open(os.path.join(d, pid + '.xml'), 'wb') as f:
         f.write(body)
-    print('\t'.join([pid, 'request', 'pfr', b, pid + '.xml', hashlib.sha256(body).hexdigest(), '40', str(len(body)), 'written']))
+    ids = '{' + ','.join(str(k) for k in range(40)) + '}'  # the file's CheckIds
+    print('\t'.join([pid, 'request', 'pfr', b, pid + '.xml', hashlib.sha256(body).hexdigest(), '40', str(len(body)), 'written', ids]))
 PY
-"$PGBIN/psql" -X -q -c "\\copy packets (id, direction, agency, batch_id, file_name, sha256, records, bytes, status) FROM '$D/rows'"
+"$PGBIN/psql" -X -q -c "\\copy packets (id, direction, agency, batch_id, file_name, sha256, records, bytes, status, check_ids) FROM '$D/rows'"
 BYTES=$(du -sb "$D/spool/outbox" | cut -f1)
 
 t0=$(date +%s.%N)
