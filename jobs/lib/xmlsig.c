@@ -421,25 +421,23 @@ static char *cut(const char *all, const char *needle, const char **rest)
 	return xstrndup(all, (size_t)(at - all));
 }
 
-/* The signature value over data (canonical SignedInfo), by libxmlsec1's
- * RSA-SHA256 / ECDSA-SHA256 transform with the signer's key, in base64 as
- * libxmlsec1 writes it into ds:SignatureValue. xmlFree() it. */
-static xmlChar *signature_value(const struct signer *s, const xmlSecByte *data, size_t n)
+/* libxmlsec1's transform `id` (a digest, or a signature with the signer's
+ * key) applied to data, its result in base64 as libxmlsec1 writes it into
+ * ds:DigestValue and ds:SignatureValue. xmlFree() it. */
+static xmlChar *transform_b64(const struct signer *s, xmlSecTransformId id, const xmlSecByte *data,
+			      size_t n)
 {
 	xmlSecTransformCtxPtr t = xmlSecTransformCtxCreate();
-	xmlSecTransformPtr m = NULL;
+	xmlSecTransformPtr m = t ? xmlSecTransformCtxCreateAndAppend(t, id) : NULL;
 	xmlChar *ret = NULL;
 
-	if (t)
-		m = xmlSecTransformCtxCreateAndAppend(t, s->ec ? xmlSecTransformEcdsaSha256Id
-							       : xmlSecTransformRsaSha256Id);
 	if (!m) {
-		error("cannot create the signature transform");
+		error("cannot create an xmlsec transform");
 		goto out;
 	}
 	m->operation = xmlSecTransformOperationSign;
 	last_xmlsec_error[0] = '\0';
-	if (xmlSecTransformSetKey(m, s->key) < 0 ||
+	if ((id != xmlSecTransformSha256Id && xmlSecTransformSetKey(m, s->key) < 0) ||
 	    xmlSecTransformCtxBinaryExecute(t, data, (xmlSecSize)n) < 0 || !t->result) {
 		error("signing failed: %s", last_xmlsec_error);
 		goto out;
@@ -457,36 +455,29 @@ out:
 int xmlsig_sign_c14n(const struct signer *s, const struct xmlsig_part *parts, int nparts,
 		     char **out, size_t *outlen)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *h = EVP_MD_CTX_new();
 	xmlChar *d = NULL, *v = NULL;
-	char *si = NULL;
+	char *si = NULL, *all = NULL;
+	size_t n = 0;
 	int ret = -1;
 
 	*out = NULL;
 	if (!s->sig[0])
 		return error("the signer was not prepared for streamed signing (bug)");
-	if (!h || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
-		error("cannot start SHA-256: %s", ssl_error());
-		goto out;
-	}
+	/* libxmlsec1 digests one buffer; a copy costs little beside SHA-256 */
 	for (int i = 0; i < nparts; i++)
-		if (EVP_DigestUpdate(h, parts[i].p, parts[i].n) != 1) {
-			error("SHA-256 failed: %s", ssl_error());
-			goto out;
-		}
-	if (EVP_DigestFinal_ex(h, md, &mdlen) != 1) {
-		error("SHA-256 failed: %s", ssl_error());
-		goto out;
+		n += parts[i].n;
+	all = xmalloc(n + 1);
+	n = 0;
+	for (int i = 0; i < nparts; i++) {
+		memcpy(all + n, parts[i].p, parts[i].n);
+		n += parts[i].n;
 	}
-	d = xmlSecBase64Encode(md, mdlen, xmlSecBase64GetDefaultLineSize());
-	if (!d) {
-		error("out of memory");
+	d = transform_b64(s, xmlSecTransformSha256Id, (const xmlSecByte *)all, n);
+	if (!d)
 		goto out;
-	}
 	si = xasprintf("%s%s%s", s->si[0], (const char *)d, s->si[1]);
-	v = signature_value(s, (const xmlSecByte *)si, strlen(si));
+	v = transform_b64(s, s->ec ? xmlSecTransformEcdsaSha256Id : xmlSecTransformRsaSha256Id,
+			  (const xmlSecByte *)si, strlen(si));
 	if (!v)
 		goto out;
 	*out = xasprintf("%s%s%s%s%s", s->sig[0], (const char *)d, s->sig[1], (const char *)v,
@@ -501,7 +492,7 @@ int xmlsig_sign_c14n(const struct signer *s, const struct xmlsig_part *parts, in
 	}
 	ret = 0;
 out:
-	EVP_MD_CTX_free(h);
+	free(all);
 	xmlFree(d);
 	xmlFree(v);
 	free(si);

@@ -63,8 +63,8 @@ int xmlsig_sign(xmlDocPtr doc, const struct signer *s);
  * xmlsig_signature_bytes()). The result is what xmlsig_sign() would add to
  * the parsed document: the same SignedInfo and KeyInfo, which libxmlsec1
  * made for a probe document when the signer was loaded (and verified, signed
- * this way), and libxmlsec1's signature transform signs it. Only the SHA-256
- * of the canonical form is taken here. 0, or -1 after printing an error. */
+ * this way); libxmlsec1's SHA-256 transform digests the canonical form and
+ * its signature transform signs. 0, or -1 after printing an error. */
 struct xmlsig_part {
 	const void *p;
 	size_t n;
