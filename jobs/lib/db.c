@@ -18,6 +18,59 @@ static const char *msg(PGconn *c)
 	return buf;
 }
 
+/* Statements a job runs for every packet are prepared on their connection
+ * the first time and only executed after that: parsing, analysis and (once
+ * the plan cache settles on a generic plan) planning are paid once per run,
+ * not once per packet. That was about 5% of import's CPU. Keyed by connection
+ * and SQL text; a full table just runs statements unprepared. */
+#define PREP_MAX 64
+static struct prepared {
+	PGconn *c;
+	char *sql;
+} prep[PREP_MAX];
+
+/* A new connection at the address of a closed one has no statements yet. */
+static void prep_forget(PGconn *c)
+{
+	for (int i = 0; i < PREP_MAX; i++)
+		if (prep[i].c == c) {
+			free(prep[i].sql);
+			prep[i].c = NULL;
+			prep[i].sql = NULL;
+		}
+}
+
+static PGresult *run(PGconn *c, const char *sql, int n, const char *const *params, int prepared)
+{
+	int i, free_slot = -1;
+	char name[24];
+
+	if (!prepared)
+		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	for (i = 0; i < PREP_MAX; i++) {
+		if (prep[i].c == c && !strcmp(prep[i].sql, sql))
+			break;
+		if (!prep[i].c && free_slot < 0)
+			free_slot = i;
+	}
+	if (i == PREP_MAX) {
+		PGresult *r;
+
+		if (free_slot < 0)
+			return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+		i = free_slot;
+		snprintf(name, sizeof(name), "esia_%d", i);
+		r = PQprepare(c, name, sql, n, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			return r;
+		PQclear(r);
+		prep[i].c = c;
+		prep[i].sql = xstrdup(sql);
+	}
+	snprintf(name, sizeof(name), "esia_%d", i);
+	return PQexecPrepared(c, name, n, params, NULL, NULL, 0);
+}
+
 PGconn *db_connect(const struct config *cfg)
 {
 	const char *ci = cfg ? cfg_str(cfg, "database", "conninfo") : "";
@@ -28,6 +81,7 @@ PGconn *db_connect(const struct config *cfg)
 		PQfinish(c);
 		return NULL;
 	}
+	prep_forget(c);
 	PQsetClientEncoding(c, "UTF8");
 	/* Statements never wait forever on a lock held by a stuck peer. */
 	PQclear(PQexec(c, "SET lock_timeout = '60s'; SET application_name = 'esia-batch'"));
@@ -51,9 +105,9 @@ static const char *first_line(const char *sql, char *buf, size_t n)
 	return buf;
 }
 
-int db_exec(PGconn *c, const char *sql, int n, const char *const *params)
+static int exec_(PGconn *c, const char *sql, int n, const char *const *params, int prepared)
 {
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	PGresult *r = run(c, sql, n, params, prepared);
 	ExecStatusType st = PQresultStatus(r);
 	char q[64];
 
@@ -64,6 +118,16 @@ int db_exec(PGconn *c, const char *sql, int n, const char *const *params)
 	}
 	PQclear(r);
 	return 0;
+}
+
+int db_exec(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	return exec_(c, sql, n, params, 0);
+}
+
+int db_exec_prepared(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	return exec_(c, sql, n, params, 1);
 }
 
 int db_script(PGconn *c, const char *sql, const char *what)
@@ -77,9 +141,9 @@ int db_script(PGconn *c, const char *sql, const char *what)
 	return 0;
 }
 
-PGresult *db_query(PGconn *c, const char *sql, int n, const char *const *params)
+static PGresult *query_(PGconn *c, const char *sql, int n, const char *const *params, int prepared)
 {
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	PGresult *r = run(c, sql, n, params, prepared);
 	char q[64];
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -88,6 +152,16 @@ PGresult *db_query(PGconn *c, const char *sql, int n, const char *const *params)
 		return NULL;
 	}
 	return r;
+}
+
+PGresult *db_query(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	return query_(c, sql, n, params, 0);
+}
+
+PGresult *db_query_prepared(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	return query_(c, sql, n, params, 1);
 }
 
 char *db_scalar(PGconn *c, const char *sql, int n, const char *const *params)

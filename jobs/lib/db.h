@@ -19,6 +19,10 @@ int db_exec(PGconn *c, const char *sql, int n, const char *const *params);
 int db_script(PGconn *c, const char *sql, const char *what);
 /* Run a query; the result (TUPLES_OK) or NULL. Caller PQclear()s. */
 PGresult *db_query(PGconn *c, const char *sql, int n, const char *const *params);
+/* The same, for a statement run again and again on one connection (once per
+ * packet, say): prepared there the first time, then only executed. */
+int db_exec_prepared(PGconn *c, const char *sql, int n, const char *const *params);
+PGresult *db_query_prepared(PGconn *c, const char *sql, int n, const char *const *params);
 /* One-row, one-column query into a malloc'd string (NULL value -> ""). */
 char *db_scalar(PGconn *c, const char *sql, int n, const char *const *params);
 

@@ -108,7 +108,8 @@ int batch_update_counts(PGconn *c, const struct batch *b)
 	snprintf(id, sizeof(id), "%lld", b->id);
 	snprintf(rec, sizeof(rec), "%lld", b->records);
 	snprintf(rej, sizeof(rej), "%lld", b->rejected);
-	return db_exec(c, "UPDATE batches SET records = $2, rejected = $3 WHERE id = $1", 3, p);
+	return db_exec_prepared(c, "UPDATE batches SET records = $2, rejected = $3 WHERE id = $1", 3,
+				p);
 }
 
 int batch_add_counts(PGconn *c, const struct batch *b, long long records, long long rejected)
@@ -119,7 +120,7 @@ int batch_add_counts(PGconn *c, const struct batch *b, long long records, long l
 	snprintf(id, sizeof(id), "%lld", b->id);
 	snprintf(rec, sizeof(rec), "%lld", records);
 	snprintf(rej, sizeof(rej), "%lld", rejected);
-	return db_exec(c, "UPDATE batches SET records = records + $2, rejected = rejected + $3 WHERE id = $1",
+	return db_exec_prepared(c, "UPDATE batches SET records = records + $2, rejected = rejected + $3 WHERE id = $1",
 		       3, p);
 }
 
