@@ -13,15 +13,15 @@
 #include "ledger.h"
 
 /* Reasons the citizen reads (what to fix), by agency answer. */
-static const char reason_sql[] =
-	"CASE r.status"
-	" WHEN 'mismatch' THEN 'Данные не совпадают с данными ПФР: проверьте фамилию, имя, отчество,"
-	" пол и дату рождения' || coalesce(' (' || r.message || ')', '')"
-	" WHEN 'not_found' THEN CASE c.agency WHEN 'pfr' THEN 'СНИЛС не найден в ПФР: проверьте номер СНИЛС'"
-	"  ELSE 'Паспорт не найден в ФМС: проверьте серию, номер и дату выдачи паспорта' END"
-	" WHEN 'invalid' THEN r.message || coalesce(' (с ' || to_char(r.since, 'DD.MM.YYYY') || ')', '')"
-	"  || ': укажите данные действующего паспорта'"
-	" END";
+#define REASON_SQL \
+	"CASE r.status" \
+	" WHEN 'mismatch' THEN 'Данные не совпадают с данными ПФР: проверьте фамилию, имя, отчество," \
+	" пол и дату рождения' || coalesce(' (' || r.message || ')', '')" \
+	" WHEN 'not_found' THEN CASE c.agency WHEN 'pfr' THEN 'СНИЛС не найден в ПФР: проверьте номер СНИЛС'" \
+	"  ELSE 'Паспорт не найден в ФМС: проверьте серию, номер и дату выдачи паспорта' END" \
+	" WHEN 'invalid' THEN r.message || coalesce(' (с ' || to_char(r.since, 'DD.MM.YYYY') || ')', '')" \
+	"  || ': укажите данные действующего паспорта'" \
+	" END"
 
 /* One packet's results are in imp_results. Inside the caller's transaction.
  * Returns 0, 1 refused (w), -1 database error. */
@@ -29,17 +29,37 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 {
 	const char *p[3] = { pk->reply_to, pk->ag->name, r->batch_id };
 	PGresult *res = NULL;
-	char *sql = NULL, results[24];
+	char results[24];
 	long long current;
 	int ret = -1;
 
-	/* every CheckId a check of this agency sent in the request answered, once */
-	res = db_query(r->c,
-		"SELECT count(*) FILTER (WHERE c.id IS NULL OR c.agency <> $2),"
+	/* One statement, one pass over the packet's rows:
+	 * - l locks the accounts in id order: the other agency's answer for the
+	 *   same citizen waits, so "both passed" is seen by exactly one of them,
+	 *   and a data edit cannot slip between the version test and the
+	 *   promotion. A locked row is its newest version, so l.data_version is
+	 *   the data the account has now, not at the statement's start.
+	 * - u answers the checks whose answer is to that data;
+	 * - the outer query tests that every CheckId is a check of this agency
+	 *   sent in this request, once. It reads the checks as they were before
+	 *   u; when it fails the transaction is rolled back, u with it. */
+	res = db_query_prepared(r->c,
+		"WITH l AS (SELECT a.id, a.data_version FROM accounts a JOIN checks c ON c.account_id = a.id"
+		"  JOIN imp_results r ON r.check_id = c.id ORDER BY a.id FOR NO KEY UPDATE OF a),"
+		" u AS (UPDATE checks c SET state = CASE WHEN r.status IN ('match', 'valid')"
+		"  THEN 'passed' ELSE 'failed' END, result = r.status, answered_at = now(),"
+		"  reason = " REASON_SQL
+		" FROM imp_results r, l WHERE c.id = r.check_id AND c.state = 'sent'"
+		"  AND l.id = c.account_id AND c.data_version = l.data_version"
+		" RETURNING c.id, c.account_id, c.agency, c.state, c.reason, c.data_version),"
+		" i AS (INSERT INTO imp_done SELECT * FROM u RETURNING 1)"
+		" SELECT count(*) FILTER (WHERE c.id IS NULL OR c.agency <> $2),"
 		" count(*) FILTER (WHERE c.agency = $2 AND c.packet_id IS DISTINCT FROM $1::uuid),"
 		" count(*) - count(DISTINCT r.check_id),"
 		" coalesce(min(r.check_id) FILTER (WHERE c.id IS NULL OR c.agency <> $2"
-		"  OR c.packet_id IS DISTINCT FROM $1::uuid)::text, '')"
+		"  OR c.packet_id IS DISTINCT FROM $1::uuid)::text, ''),"
+		/* every account locked, whatever order the plan reads l in */
+		" (SELECT count(*) FROM l), (SELECT count(*) FROM i)"
 		" FROM imp_results r LEFT JOIN checks c ON c.id = r.check_id", 2, p);
 	if (!res)
 		goto out;
@@ -58,39 +78,14 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 		ret = refuse(w, "a CheckId is answered twice");
 		goto out;
 	}
-	PQclear(res);
-	res = NULL;
-
-	/* Lock the accounts in id order: the other agency's answer for the same
-	 * citizen waits, so "both passed" is seen by exactly one of them, and a
-	 * data edit cannot slip between the version test and the promotion. */
-	if (db_exec(r->c,
-		    "SELECT count(*) FROM (SELECT a.id FROM accounts a JOIN checks c ON c.account_id = a.id"
-		    " JOIN imp_results r ON r.check_id = c.id ORDER BY a.id FOR NO KEY UPDATE OF a) x",
-		    0, NULL))
-		goto out;
-
-	/* answers to the data the account still has */
-	sql = xasprintf(
-		"WITH u AS (UPDATE checks c SET state = CASE WHEN r.status IN ('match', 'valid')"
-		"  THEN 'passed' ELSE 'failed' END, result = r.status, answered_at = now(),"
-		"  reason = %s"
-		" FROM imp_results r, accounts a WHERE c.id = r.check_id AND c.state = 'sent'"
-		"  AND a.id = c.account_id AND c.data_version = a.data_version"
-		" RETURNING c.id, c.account_id, c.agency, c.state, c.reason, c.data_version),"
-		" i AS (INSERT INTO imp_done SELECT * FROM u RETURNING 1)"
-		" SELECT count(*) FROM i", reason_sql);
-	res = db_query(r->c, sql, 0, NULL);
-	if (!res)
-		goto out;
-	current = atoll(PQgetvalue(res, 0, 0));
+	current = atoll(PQgetvalue(res, 0, 5));
 	PQclear(res);
 	res = NULL;
 
 	/* stale answers: superseded, and the current data is checked afresh
 	 * (none when every answer was to the current data) */
 	if (current < pk->results) {
-		res = db_query(r->c,
+		res = db_query_prepared(r->c,
 			"WITH s AS (UPDATE checks c SET state = 'superseded', result = r.status, answered_at = now(),"
 			"  reason = 'ответ на устаревшие данные (версия ' || c.data_version || ')'"
 			" FROM imp_results r, accounts a WHERE c.id = r.check_id AND c.state = 'sent'"
@@ -108,7 +103,7 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 	}
 
 	/* failures: the account's data is rejected with what to fix; one notice per check */
-	res = db_query(r->c,
+	res = db_query_prepared(r->c,
 		"WITH f AS (SELECT DISTINCT ON (account_id) account_id, reason FROM imp_done"
 		"  WHERE state = 'failed' ORDER BY account_id, id),"
 		" u AS (UPDATE accounts a SET data_status = 'rejected', updated_at = now(),"
@@ -129,7 +124,7 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 	{
 		const char *pp[2] = { r->batch_id, pk->id };
 
-		res = db_query(r->c,
+		res = db_query_prepared(r->c,
 			"WITH p AS (UPDATE accounts a SET level = CASE a.level WHEN 'simplified' THEN 'standard'"
 			"  ELSE a.level END, data_status = 'verified', data_reject_reason = NULL, updated_at = now()"
 			/* imp_done holds this agency's answers to current data; the
@@ -162,7 +157,7 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 		const char *pa[2] = { pk->reply_to, results };
 
 		snprintf(results, sizeof(results), "%lld", pk->results);
-		if (db_exec(r->c,
+		if (db_exec_prepared(r->c,
 			    "UPDATE packets SET status = 'answered' WHERE id = $1::uuid"
 			    " AND status IN ('written', 'uploaded')"
 			    " AND (cardinality(check_ids) = $2::int OR NOT EXISTS (SELECT 1"
@@ -174,7 +169,6 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 	ret = 0;
 out:
 	PQclear(res);
-	free(sql);
 	return ret;
 }
 
@@ -194,7 +188,7 @@ int import_record(struct run *r, struct packet *pk, int *dup, struct why *w)
 	if (db_begin(r->c))
 		goto out;
 	/* the request: ours, for this agency (locked: its answers apply one at a time) */
-	res = db_query(r->c, "SELECT agency, direction FROM packets WHERE id = $1::uuid FOR UPDATE", 1,
+	res = db_query_prepared(r->c, "SELECT agency, direction FROM packets WHERE id = $1::uuid FOR UPDATE", 1,
 		       p + 7);
 	if (!res)
 		goto out;
@@ -205,7 +199,7 @@ int import_record(struct run *r, struct packet *pk, int *dup, struct why *w)
 	}
 	PQclear(res);
 	/* the response itself, once */
-	res = db_query(r->c,
+	res = db_query_prepared(r->c,
 		"INSERT INTO packets (id, direction, agency, batch_id, file_name, sha256, records, bytes,"
 		" in_reply_to, status) VALUES ($1::uuid, 'response', $2, $3::bigint, $4, $5, $6::int,"
 		" $7::bigint, $8::uuid, 'applied') ON CONFLICT (id) DO NOTHING RETURNING 1", 8, p);
@@ -213,7 +207,7 @@ int import_record(struct run *r, struct packet *pk, int *dup, struct why *w)
 		goto out;
 	if (!PQntuples(res)) {
 		PQclear(res);
-		res = db_query(r->c, "SELECT direction, sha256 FROM packets WHERE id = $1::uuid", 1, p);
+		res = db_query_prepared(r->c, "SELECT direction, sha256 FROM packets WHERE id = $1::uuid", 1, p);
 		if (!res)
 			goto out;
 		if (PQntuples(res) && !strcmp(PQgetvalue(res, 0, 0), "response") &&
