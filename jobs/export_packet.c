@@ -293,7 +293,7 @@ int one_packet(struct run *r)
 		goto out;
 	{
 		const char *p[1] = { packet_id };
-		if (db_exec(r->c, "SELECT pg_advisory_xact_lock(3, hashtext($1))", 1, p) < 0)
+		if (db_exec_prepared(r->c, "SELECT pg_advisory_xact_lock(3, hashtext($1))", 1, p) < 0)
 			goto fail;
 	}
 	{
@@ -414,7 +414,7 @@ int one_packet(struct run *r)
 		{
 			const char *p[8] = { packet_id, r->ag->name, bid, fname, hex, nrec, nbytes,
 					     arr_done(&r->sent_ids) };
-			if (db_exec(r->c,
+			if (db_exec_prepared(r->c,
 				    "INSERT INTO packets (id, direction, agency, batch_id, file_name,"
 				    " sha256, records, bytes, status, check_ids)"
 				    " VALUES ($1, 'request', $2, $3, $4, $5, $6, $7, 'written', $8::bigint[])",
@@ -426,19 +426,19 @@ int one_packet(struct run *r)
 		{
 			/* sent_ids was closed for the packet row above */
 			const char *p[3] = { packet_id, r->sent_ids.s, arr_done(&r->sent_versions) };
-			char *n = db_scalar(r->c,
-					    "WITH u AS (UPDATE checks c SET state = 'sent', packet_id = $1,"
-					    " attempts = c.attempts + 1, sent_at = now(),"
-					    " data_version = v.dv, result = NULL, reason = NULL"
-					    " FROM unnest($2::bigint[], $3::int[]) AS v (id, dv)"
-					    " WHERE c.id = v.id AND c.state = 'pending' RETURNING 1)"
-					    " SELECT count(*) FROM u",
-					    3, p);
-			int moved = n && atoll(n) != records;
+			PGresult *m = db_query_prepared(r->c,
+				"WITH u AS (UPDATE checks c SET state = 'sent', packet_id = $1,"
+				" attempts = c.attempts + 1, sent_at = now(),"
+				" data_version = v.dv, result = NULL, reason = NULL"
+				" FROM unnest($2::bigint[], $3::int[]) AS v (id, dv)"
+				" WHERE c.id = v.id AND c.state = 'pending' RETURNING 1)"
+				" SELECT count(*) FROM u",
+				3, p);
+			int moved = m && atoll(PQgetvalue(m, 0, 0)) != records;
 
-			free(n);
-			if (!n)
+			if (!m)
 				goto fail;
+			PQclear(m);
 			if (moved) {
 				log_event(LOG_LVL_WARN, "export.claim_lost",
 					  "agency=%s packet=%s: checks changed while the packet was"
@@ -462,9 +462,9 @@ int one_packet(struct run *r)
 		 * cannot have moved, as only export deletes queue rows and this run
 		 * holds the agency lock, or with --parallel the rows' locks. */
 		const char *p[2] = { r->ag->name, arr_done(&r->done_ids) };
-		if (db_exec(r->c,
-			    "DELETE FROM check_queue WHERE agency = $1 AND ctid = ANY ($2::tid[])", 2,
-			    p) < 0)
+		if (db_exec_prepared(r->c,
+				     "DELETE FROM check_queue WHERE agency = $1 AND ctid = ANY ($2::tid[])",
+				     2, p) < 0)
 			goto fail;
 	}
 	r->b.records += records;
