@@ -49,6 +49,14 @@ struct signer {
 };
 
 static int init_count;
+
+/* Trust anchors, read once per process and path: a run verifies hundreds of
+ * packets against the same one or two files. */
+#define ANCHORS_MAX 4
+static struct {
+	char *path;
+	X509_STORE *store;
+} anchors[ANCHORS_MAX];
 static char last_xmlsec_error[256]; /* from the xmlsec callback, for messages */
 
 static void quiet_errors(const char *file, int line, const char *func, const char *obj,
@@ -93,6 +101,12 @@ void xmlsig_shutdown(void)
 {
 	if (init_count <= 0 || --init_count > 0)
 		return;
+	for (int i = 0; i < ANCHORS_MAX; i++) {
+		X509_STORE_free(anchors[i].store);
+		free(anchors[i].path);
+		anchors[i].store = NULL;
+		anchors[i].path = NULL;
+	}
 	xmlSecCryptoShutdown();
 	xmlSecCryptoAppShutdown();
 	xmlSecShutdown();
@@ -729,6 +743,28 @@ static void subject_line(X509 *x, char *buf, size_t n)
 	X509_NAME_oneline(X509_get_subject_name(x), buf, (int)n);
 }
 
+/* The store holding the anchors in the PEM file at path (a reference of the
+ * caller's own), or NULL. */
+static X509_STORE *anchor_store(const char *path)
+{
+	X509_STORE *st;
+	int i;
+
+	for (i = 0; i < ANCHORS_MAX && anchors[i].path; i++)
+		if (!strcmp(anchors[i].path, path))
+			return X509_STORE_up_ref(anchors[i].store) ? anchors[i].store : NULL;
+	st = X509_STORE_new();
+	if (!st || !X509_STORE_load_file(st, path)) {
+		X509_STORE_free(st);
+		return NULL;
+	}
+	if (i < ANCHORS_MAX && X509_STORE_up_ref(st)) {
+		anchors[i].path = xstrdup(path);
+		anchors[i].store = st;
+	}
+	return st;
+}
+
 /* The certificate chain from KeyInfo, checked against the anchor only.
  * On success *leaf_out holds the signer's certificate (caller frees). */
 static int check_certificate(xmlNodePtr sig, const char *anchor, const char *org, long long at,
@@ -785,8 +821,8 @@ static int check_certificate(xmlNodePtr sig, const char *anchor, const char *org
 		fail(why, n, "cannot tell the signer certificate in KeyInfo");
 		goto out;
 	}
-	store = X509_STORE_new();
-	if (!store || !X509_STORE_load_file(store, anchor)) {
+	store = anchor_store(anchor);
+	if (!store) {
 		fail(why, n, "cannot load trust anchor '%s'", anchor);
 		goto out;
 	}
@@ -841,18 +877,24 @@ out:
 	return ret;
 }
 
-/* An xmlsec key holding the certificate's public key. */
+/* An xmlsec key holding the certificate's public key (adopted as it is:
+ * re-reading the certificate's DER through libxmlsec1's loader cost a tenth
+ * of verifying a packet). */
 static xmlSecKeyPtr key_from_cert(X509 *x)
 {
-	unsigned char *der = NULL;
-	int len = i2d_X509(x, &der);
-	xmlSecKeyPtr key;
+	EVP_PKEY *pk = X509_get_pubkey(x);
+	xmlSecKeyDataPtr value = pk ? xmlSecOpenSSLEvpKeyAdopt(pk) : NULL;
+	xmlSecKeyPtr key = value ? xmlSecKeyCreate() : NULL;
 
-	if (len <= 0)
+	if (!value)
+		EVP_PKEY_free(pk);
+	if (!key || xmlSecKeySetValue(key, value) < 0) {
+		if (key)
+			xmlSecKeyDestroy(key);
+		if (value)
+			xmlSecKeyDataDestroy(value);
 		return NULL;
-	key = xmlSecCryptoAppKeyLoadMemory(der, (xmlSecSize)len, xmlSecKeyDataFormatCertDer, NULL,
-					   NULL, NULL);
-	OPENSSL_free(der);
+	}
 	return key;
 }
 
