@@ -53,10 +53,15 @@ build/asan/%.o: %.c $(HDRS)
 	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -c -o $@ $<
 
 # Migrations are compiled into the binary so it knows the newest schema it
-# understands and can refuse a database that is ahead of it.
-build/schema_embed.c: $(sort $(wildcard schema/*.sql)) tests/lib/embed-schema.sh
+# understands and can refuse a database that is ahead of it. The list of
+# files is a prerequisite too (build/schema.list changes only when the list
+# does): a removed or renamed migration must not linger in the binary.
+SCHEMA_SQL := $(sort $(wildcard schema/*.sql))
+$(shell mkdir -p build && echo '$(SCHEMA_SQL)' | cmp -s - build/schema.list || \
+	echo '$(SCHEMA_SQL)' > build/schema.list)
+build/schema_embed.c: $(SCHEMA_SQL) build/schema.list tests/lib/embed-schema.sh
 	@mkdir -p build
-	sh tests/lib/embed-schema.sh $(sort $(wildcard schema/*.sql)) > $@.tmp && mv $@.tmp $@
+	sh tests/lib/embed-schema.sh $(SCHEMA_SQL) > $@.tmp && mv $@.tmp $@
 
 build/asan/unit/%: tests/unit/%.c $(LIBOBJS) tests/unit/tap.h
 	@mkdir -p $(dir $@)
