@@ -38,7 +38,7 @@ pg_start() {
 	# The socket folder must be reachable by the test user.
 	chmod 0755 "$_dir" "$_dir/sock"
 	pg_as "$_bin/pg_ctl" -D "$_dir/data" -l "$_dir/server.log" -w -t 60 \
-		-o "-k $_dir/sock -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100" \
+		-o "-k $_dir/sock -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100 ${PG_EXTRA_OPTS:-}" \
 		start >/dev/null || { cat "$_dir/server.log" >&2; return 1; }
 	export PGHOST="$_dir/sock" PGUSER=esia PGPORT=5432
 	unset PGPASSWORD PGSERVICE PGDATABASE

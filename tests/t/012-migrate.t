@@ -57,6 +57,22 @@ is "$(sql "SELECT count(*) FROM schema_version WHERE version = 9")" 1 "and it is
 is "$(sql "SELECT enqueue_notice(987654321, 'check_passed', 'check_passed:987654321:1', '{}', NULL)")" 0 "no notice is written for no citizen"
 is "$(sql "SELECT count(*) FROM notifications WHERE account_id = 987654321")" 0 "and none is there"
 
+# 011: room on checks' pages for import's row versions; enqueue_notices()
+# planned once per session, with the generic plan, and still once per key
+is "$(sql "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'checks'")" \
+	"fillfactor=45" "checks keep 55% of each page free"
+is "$(sql "SELECT l.lanname || ' ' || array_to_string(p.proconfig, ',') FROM pg_proc p
+	JOIN pg_language l ON l.oid = p.prolang WHERE p.proname = 'enqueue_notices'")" \
+	"plpgsql plan_cache_mode=force_generic_plan" "enqueue_notices() keeps one generic plan"
+acc=$(sql "INSERT INTO accounts (family_name, first_name, email, phone)
+	VALUES ('Тест', 'Тест', 't@example.org', '+79990000000') RETURNING id" | head -1)
+is "$(sql "SELECT enqueue_notices('check_passed', ARRAY[$acc, $acc]::bigint[],
+	ARRAY['k:$acc', 'k:$acc'], ARRAY['{}', '{}']::jsonb[], NULL)")" 2 \
+	"a key repeated in one call: one notice per channel"
+is "$(sql "SELECT enqueue_notice($acc, 'check_passed', 'k:$acc', '{}', NULL)")" 0 "and a second call adds none"
+is "$(sql "SELECT string_agg(channel, ',' ORDER BY channel) FROM notifications WHERE event_key = 'k:$acc'")" \
+	"email,sms" "the citizen's two channels, once each"
+
 # a database newer than the binary is refused
 sql "INSERT INTO schema_version (version, name) VALUES (9999, '9999_future')" >/dev/null
 eb migrate
