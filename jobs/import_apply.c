@@ -1,8 +1,9 @@
 /* import-responses: apply one believed packet in one transaction, set-based:
  * the request exists for that agency -> the response not seen before -> COPY
- * the results -> every CheckId belongs to the request -> checks answered,
- * stale answers superseded, failures recorded, promotions, notices -> the
- * batch counts -> COMMIT. */
+ * the results -> (one statement) accounts locked, checks answered, every
+ * CheckId tested against the request -> stale answers superseded, failures
+ * recorded, promotions, notices -> the batch counts -> COMMIT. A refusal at
+ * any step rolls the whole transaction back. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,8 +189,9 @@ int import_record(struct run *r, struct packet *pk, int *dup, struct why *w)
 	if (db_begin(r->c))
 		goto out;
 	/* the request: ours, for this agency (locked: its answers apply one at a time) */
-	res = db_query_prepared(r->c, "SELECT agency, direction FROM packets WHERE id = $1::uuid FOR UPDATE", 1,
-		       p + 7);
+	res = db_query_prepared(r->c,
+				"SELECT agency, direction FROM packets WHERE id = $1::uuid FOR UPDATE",
+				1, p + 7);
 	if (!res)
 		goto out;
 	if (!PQntuples(res) || strcmp(PQgetvalue(res, 0, 1), "request") ||

@@ -120,8 +120,10 @@ int batch_add_counts(PGconn *c, const struct batch *b, long long records, long l
 	snprintf(id, sizeof(id), "%lld", b->id);
 	snprintf(rec, sizeof(rec), "%lld", records);
 	snprintf(rej, sizeof(rej), "%lld", rejected);
-	return db_exec_prepared(c, "UPDATE batches SET records = records + $2, rejected = rejected + $3 WHERE id = $1",
-		       3, p);
+	return db_exec_prepared(c,
+				"UPDATE batches SET records = records + $2, rejected = rejected + $3"
+				" WHERE id = $1",
+				3, p);
 }
 
 int batch_reload_counts(PGconn *c, struct batch *b)
