@@ -117,11 +117,6 @@ struct job {
 	" WHEN coalesce(btrim(street), '') = '' THEN 'street missing'" \
 	" WHEN coalesce(btrim(house), '') = '' THEN 'house missing' END"
 
-/* The mail route's candidates: letter_queue (kept by triggers, schema 012)
- * lists them, so that promoting an account changes no indexed column; each
- * account read is still tested. */
-#define MAIL_ACCOUNTS \
-	"letter_queue q JOIN accounts a ON a.id = q.account_id"
 #define MAIL_ACCOUNT "a.level = 'standard' AND a.confirm_method = 'mail'"
 /* Never printed, or the last letter was revoked. A blocked or expired code
  * needs the citizen to ask for a new letter (--account). */
@@ -150,8 +145,8 @@ static int flag_addresses(struct job *j)
 
 	snprintf(id, sizeof(id), "%lld", j->account);
 	sql = xasprintf("UPDATE accounts u SET address_problem = v.reason"
-			" FROM (SELECT a.id, " ADDRESS_PROBLEM " AS reason FROM " MAIL_ACCOUNTS
-			"        WHERE " MAIL_ACCOUNT " AND %s FOR UPDATE OF a SKIP LOCKED) v"
+			" FROM (SELECT a.id, " ADDRESS_PROBLEM " AS reason FROM accounts a"
+			"        WHERE " MAIL_ACCOUNT " AND %s FOR UPDATE SKIP LOCKED) v"
 			" WHERE u.id = v.id AND u.address_problem IS DISTINCT FROM v.reason"
 			" RETURNING u.id, v.reason", scope_sql(j->mode));
 	r = db_query(j->c, sql, 1, p);
@@ -235,9 +230,9 @@ static int claim(struct job *j)
 	sql = xasprintf("SELECT a.id, a.family_name, a.first_name, coalesce(a.patronymic, ''),"
 			" a.postal_index, coalesce(a.region, ''), coalesce(a.district, ''),"
 			" btrim(a.locality), btrim(a.street), btrim(a.house), coalesce(btrim(a.flat), '')"
-			" FROM " MAIL_ACCOUNTS " WHERE " MAIL_ACCOUNT " AND a.address_problem IS NULL"
+			" FROM accounts a WHERE " MAIL_ACCOUNT " AND a.address_problem IS NULL"
 			" AND (" ADDRESS_PROBLEM ") IS NULL AND %s"
-			" ORDER BY q.account_id LIMIT $2::bigint FOR UPDATE OF a SKIP LOCKED",
+			" ORDER BY a.id LIMIT $2::bigint FOR UPDATE OF a SKIP LOCKED",
 			scope_sql(j->mode));
 	{
 		char *decl = xasprintf("DECLARE print_claim NO SCROLL CURSOR FOR %s", sql);

@@ -73,44 +73,6 @@ is "$(sql "SELECT enqueue_notice($acc, 'check_passed', 'k:$acc', '{}', NULL)")" 
 is "$(sql "SELECT string_agg(channel, ',' ORDER BY channel) FROM notifications WHERE event_key = 'k:$acc'")" \
 	"email,sms" "the citizen's two channels, once each"
 
-# 012: print-letters' candidates are letter_queue, kept by triggers, so that
-# a promotion changes no indexed column and is a HOT update
-is "$(sql "SELECT to_regclass('public.accounts_mail_idx') IS NULL")" t "no index depends on level"
-is "$(sql "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'accounts'")" \
-	"fillfactor=50" "accounts keep half of each page free"
-inq() { sql "SELECT count(*) FROM letter_queue WHERE account_id = $1"; }
-m=$(sql "INSERT INTO accounts (family_name, first_name, email, snils, passport_series, passport_number,
-	confirm_method) VALUES ('Тест', 'Тест', 'm@example.org', '11223344595', '4500', '123456', 'mail')
-	RETURNING id" | head -1)
-is "$(inq "$m")" 0 "a simplified account is no candidate"
-hot=$("$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 <<SQL
-BEGIN;
-UPDATE accounts SET level = 'standard', data_status = 'verified', data_reject_reason = NULL,
-  updated_at = now() WHERE id = $m;
-SELECT n_tup_upd || ' ' || n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'accounts';
-COMMIT;
-SQL
-)
-is "$hot" "1 1" "import's promotion is a HOT update"
-is "$(inq "$m")" 1 "the promoted mail account is a candidate"
-sql "UPDATE accounts SET data_status = 'rejected', data_reject_reason = 'x' WHERE id = $m" >/dev/null
-is "$(inq "$m")" 1 "a rejection leaves it there"
-sql "UPDATE accounts SET confirm_method = 'service_centre' WHERE id = $m" >/dev/null
-is "$(inq "$m")" 0 "another route takes it out"
-sql "UPDATE accounts SET confirm_method = 'mail' WHERE id = $m" >/dev/null
-is "$(inq "$m")" 1 "the mail route again puts it back"
-sql "UPDATE accounts SET level = 'confirmed' WHERE id = $m" >/dev/null
-is "$(inq "$m")" 0 "a confirmed account is no candidate"
-s=$(sql "INSERT INTO accounts (family_name, first_name, email, snils, passport_series, passport_number,
-	confirm_method, level) VALUES ('Тест', 'Тест', 'm@example.org', '11223344595', '4500', '123456',
-	'mail', 'standard') RETURNING id" | head -1)
-is "$(inq "$s")" 1 "an account written as standard with mail is a candidate"
-sql "DELETE FROM accounts WHERE id = $s" >/dev/null
-is "$(inq "$s")" 0 "a deleted account is not"
-is "$(sql "SELECT count(*) FROM letter_queue q LEFT JOIN accounts a ON a.id = q.account_id
-	AND a.level = 'standard' AND a.confirm_method = 'mail' WHERE a.id IS NULL")" 0 \
-	"the queue holds no account outside the set"
-
 # a database newer than the binary is refused
 sql "INSERT INTO schema_version (version, name) VALUES (9999, '9999_future')" >/dev/null
 eb migrate
