@@ -39,14 +39,17 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 	 *   same citizen waits, so "both passed" is seen by exactly one of them,
 	 *   and a data edit cannot slip between the version test and the
 	 *   promotion. A locked row is its newest version, so l.data_version is
-	 *   the data the account has now, not at the statement's start.
+	 *   the data the account has now, not at the statement's start. l has a
+	 *   row per answer whose CheckId is a check at all.
 	 * - u answers the checks whose answer is to that data;
-	 * - the outer query tests that every CheckId is a check of this agency
-	 *   sent in this request, once. It reads the checks as they were before
-	 *   u; when it fails the transaction is rolled back, u with it. */
+	 * - the outer query tests, from l, that every CheckId is a check of this
+	 *   agency sent in this request, once. l read the checks as they were
+	 *   before u; when the test fails the transaction is rolled back, u with
+	 *   it. */
 	res = db_query_prepared(r->c,
-		"WITH l AS (SELECT a.id, a.data_version FROM accounts a JOIN checks c ON c.account_id = a.id"
-		"  JOIN imp_results r ON r.check_id = c.id ORDER BY a.id FOR NO KEY UPDATE OF a),"
+		"WITH l AS (SELECT a.id, a.data_version, c.agency, c.packet_id, r.check_id FROM accounts a"
+		"  JOIN checks c ON c.account_id = a.id JOIN imp_results r ON r.check_id = c.id"
+		"  ORDER BY a.id FOR NO KEY UPDATE OF a),"
 		" u AS (UPDATE checks c SET state = CASE WHEN r.status IN ('match', 'valid')"
 		"  THEN 'passed' ELSE 'failed' END, result = r.status, answered_at = now(),"
 		"  reason = " REASON_SQL
@@ -54,32 +57,34 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 		"  AND l.id = c.account_id AND c.data_version = l.data_version"
 		" RETURNING c.id, c.account_id, c.agency, c.state, c.reason, c.data_version),"
 		" i AS (INSERT INTO imp_done SELECT * FROM u RETURNING 1)"
-		" SELECT count(*) FILTER (WHERE c.id IS NULL OR c.agency <> $2),"
-		" count(*) FILTER (WHERE c.agency = $2 AND c.packet_id IS DISTINCT FROM $1::uuid),"
-		" count(*) - count(DISTINCT r.check_id),"
-		" coalesce(min(r.check_id) FILTER (WHERE c.id IS NULL OR c.agency <> $2"
-		"  OR c.packet_id IS DISTINCT FROM $1::uuid)::text, ''),"
-		/* every account locked, whatever order the plan reads l in */
-		" (SELECT count(*) FROM l), (SELECT count(*) FROM i)"
-		" FROM imp_results r LEFT JOIN checks c ON c.id = r.check_id", 2, p);
+		/* reading every row of l also locks every account */
+		" SELECT (SELECT count(*) FROM imp_results) - count(*) FILTER (WHERE l.agency = $2),"
+		" count(*) FILTER (WHERE l.agency = $2 AND l.packet_id IS DISTINCT FROM $1::uuid),"
+		" count(*) - count(DISTINCT l.check_id), (SELECT count(*) FROM i) FROM l", 2, p);
 	if (!res)
 		goto out;
-	if (atoll(PQgetvalue(res, 0, 0))) {
-		ret = refuse(w, "%s record(s) not in request %s", PQgetvalue(res, 0, 0), pk->reply_to);
-		snprintf(w->detail, sizeof(w->detail), "first unknown CheckId: %s", PQgetvalue(res, 0, 3));
-		goto out;
-	}
-	if (atoll(PQgetvalue(res, 0, 1))) {
-		ret = refuse(w, "%s record(s) no longer in request %s (requested again since)",
-			     PQgetvalue(res, 0, 1), pk->reply_to);
-		snprintf(w->detail, sizeof(w->detail), "first such CheckId: %s", PQgetvalue(res, 0, 3));
+	if (atoll(PQgetvalue(res, 0, 0)) || atoll(PQgetvalue(res, 0, 1))) {
+		int unknown = atoll(PQgetvalue(res, 0, 0)) != 0;
+
+		if (unknown)
+			ret = refuse(w, "%s record(s) not in request %s", PQgetvalue(res, 0, 0), pk->reply_to);
+		else
+			ret = refuse(w, "%s record(s) no longer in request %s (requested again since)",
+				     PQgetvalue(res, 0, 1), pk->reply_to);
+		PQclear(res);
+		/* the first such CheckId, for the operator (refusals only) */
+		res = db_query(r->c, "SELECT min(r.check_id) FROM imp_results r LEFT JOIN checks c"
+				     " ON c.id = r.check_id WHERE c.id IS NULL OR c.agency <> $2"
+				     " OR c.packet_id IS DISTINCT FROM $1::uuid", 2, p);
+		snprintf(w->detail, sizeof(w->detail), "first %s CheckId: %s", unknown ? "unknown" : "such",
+			 res ? PQgetvalue(res, 0, 0) : "?");
 		goto out;
 	}
 	if (atoll(PQgetvalue(res, 0, 2))) {
 		ret = refuse(w, "a CheckId is answered twice");
 		goto out;
 	}
-	current = atoll(PQgetvalue(res, 0, 5));
+	current = atoll(PQgetvalue(res, 0, 3));
 	PQclear(res);
 	res = NULL;
 

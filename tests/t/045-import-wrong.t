@@ -44,6 +44,8 @@ expect "$(basename "$f")" pfr "^answers no PFR request of ours" "answer to an un
 
 f=$(fresh pfr unknown-record)
 expect "$(basename "$f")" pfr "^1 record\(s\) not in request $PFR_REQ" "a record id not in the request"
+like "$(cat "$SP/rejected/pfr/$(basename "$f").reason")" "first unknown CheckId: 9000000000001" \
+	"a record id not in the request: the reason names it"
 
 # a genuinely signed answer that answers one CheckId twice (RecordCount fits)
 echo '<r/>' >"$T/empty-reg.xml"
