@@ -73,11 +73,18 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 				     PQgetvalue(res, 0, 1), pk->reply_to);
 		PQclear(res);
 		/* the first such CheckId, for the operator (refusals only) */
-		res = db_query(r->c, "SELECT min(r.check_id) FROM imp_results r LEFT JOIN checks c"
-				     " ON c.id = r.check_id WHERE c.id IS NULL OR c.agency <> $2"
-				     " OR c.packet_id IS DISTINCT FROM $1::uuid", 2, p);
+		res = unknown ?
+			db_query(r->c, "SELECT min(r.check_id) FROM imp_results r LEFT JOIN checks c"
+				       " ON c.id = r.check_id WHERE c.id IS NULL OR c.agency <> $1", 1, p + 1) :
+			db_query(r->c, "SELECT min(r.check_id) FROM imp_results r JOIN checks c"
+				       " ON c.id = r.check_id WHERE c.agency = $2"
+				       " AND c.packet_id IS DISTINCT FROM $1::uuid", 2, p);
+		if (!res) {
+			ret = -1; /* a database error is not the packet's fault */
+			goto out;
+		}
 		snprintf(w->detail, sizeof(w->detail), "first %s CheckId: %s", unknown ? "unknown" : "such",
-			 res ? PQgetvalue(res, 0, 0) : "?");
+			 PQgetvalue(res, 0, 0));
 		goto out;
 	}
 	if (atoll(PQgetvalue(res, 0, 2))) {

@@ -47,6 +47,17 @@ expect "$(basename "$f")" pfr "^1 record\(s\) not in request $PFR_REQ" "a record
 like "$(cat "$SP/rejected/pfr/$(basename "$f").reason")" "first unknown CheckId: 9000000000001" \
 	"a record id not in the request: the reason names it"
 
+# a check sent again in another request since (here: moved to the FMS request
+# by hand) is no longer this request's to answer
+FMS_REQ=$(basename "$(ls "$SP/outbox/fms"/*.xml)" .xml)
+moved=$(sql "SELECT min(id) FROM checks WHERE packet_id = '$PFR_REQ'")
+sql "UPDATE checks SET packet_id = '$FMS_REQ' WHERE id = $moved" >/dev/null
+f=$(fresh pfr)
+expect "$(basename "$f")" pfr "^1 record\(s\) no longer in request $PFR_REQ" "a record sent again since"
+like "$(cat "$SP/rejected/pfr/$(basename "$f").reason")" "first such CheckId: $moved\b" \
+	"a record sent again since: the reason names it"
+sql "UPDATE checks SET packet_id = '$PFR_REQ' WHERE id = $moved" >/dev/null
+
 # a genuinely signed answer that answers one CheckId twice (RecordCount fits)
 echo '<r/>' >"$T/empty-reg.xml"
 xsltproc --stringparam registry "$T/empty-reg.xml" --stringparam packet-id 00000000-0000-4000-8000-0000000000d2 \
@@ -68,5 +79,5 @@ f=$(fresh fms)
 mv "$f" "$SP/inbox/pfr/"
 expect "$(basename "$f")" pfr "^wrong agency: a FMS packet in the PFR folder" "an FMS answer in the PFR inbox"
 
-hostile_finish 6
+hostile_finish 7
 done_testing
