@@ -438,6 +438,20 @@ CMD(cmd_import_responses)
 	if (!r.cfg)
 		return EXIT_FAILED;
 
+	/* One import at a time, --parallel or not: files in the inbox are not
+	 * claimed row by row, and two runs would race to download, list and move
+	 * the same files. The lock comes first; the batch only once there is work. */
+	r.c = ctx_connect(ctx);
+	if (!r.c) {
+		ret = EXIT_TEMPFAIL;
+		goto out;
+	}
+	st = job_lock(r.c, "import-responses", NULL);
+	if (st) {
+		ret = st == EXIT_TEMPFAIL ? EXIT_TEMPFAIL : EXIT_FAILED;
+		goto out;
+	}
+
 	/* first fetch what the agencies offer (never for named FILEs or a rerun);
 	 * a server that is down does not stop the import of the inbox */
 	for (size_t i = 0; i < N_AGENCIES && !nfiles && !ctx->rerun_of; i++) {
@@ -498,14 +512,7 @@ CMD(cmd_import_responses)
 	if (xmlsig_init())
 		goto out;
 	inited = 1;
-	r.c = ctx_connect(ctx);
-	if (!r.c) {
-		ret = EXIT_TEMPFAIL;
-		goto out;
-	}
 	params = batch_params_argv(argc, argv);
-	/* One import at a time, --parallel or not: files in the inbox are not
-	 * claimed row by row, and two runs would race to move the same file. */
 	st = batch_start(r.c, &r.b, "import-responses", NULL, LOCK_EXCLUSIVE, params,
 			 ctx->rerun_of);
 	if (st) {

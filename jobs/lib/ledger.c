@@ -38,12 +38,39 @@ int batch_reap(PGconn *c)
 	return n;
 }
 
+int job_lock(PGconn *c, const char *job, const char *scope)
+{
+	char *lockkey = scope ? xasprintf("esia-batch:%s:%s", job, scope) : xasprintf("esia-batch:%s", job);
+	const char *p[1] = { lockkey };
+	char *got = db_scalar(c, "SELECT pg_try_advisory_lock(1, hashtext($1))", 1, p);
+	PGresult *r;
+
+	free(lockkey);
+	if (!got)
+		return -1;
+	if (!strcmp(got, "t")) {
+		free(got);
+		return 0;
+	}
+	free(got);
+	r = db_query(c, "SELECT id, host, pid, started_at FROM batches WHERE job = $1"
+			" AND status = 'running' ORDER BY id DESC LIMIT 1", 1, &job);
+	if (r && PQntuples(r))
+		error("another %s run holds the lock (batch %s on %s, pid %s, since %s)", job,
+		      PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+	else
+		error("another %s run holds the lock", job);
+	PQclear(r);
+	return EXIT_TEMPFAIL;
+}
+
 int batch_start(PGconn *c, struct batch *b, const char *job, const char *scope,
 		enum batch_lock lock, const char *params_json, long long rerun_of)
 {
-	char host[256] = "", pid[16], rerun[24], *lockkey;
+	char host[256] = "", pid[16], rerun[24];
 	const char *p[6];
 	PGresult *r;
+	int st;
 
 	memset(b, 0, sizeof(*b));
 	snprintf(b->job, sizeof(b->job), "%s", job);
@@ -52,32 +79,8 @@ int batch_start(PGconn *c, struct batch *b, const char *job, const char *scope,
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	snprintf(rerun, sizeof(rerun), "%lld", rerun_of);
 
-	if (lock == LOCK_EXCLUSIVE) {
-		char *got;
-
-		lockkey = scope ? xasprintf("esia-batch:%s:%s", job, scope)
-				: xasprintf("esia-batch:%s", job);
-		p[0] = lockkey;
-		got = db_scalar(c, "SELECT pg_try_advisory_lock(1, hashtext($1))", 1, p);
-		free(lockkey);
-		if (!got)
-			return -1;
-		if (strcmp(got, "t")) {
-			free(got);
-			r = db_query(c,
-				"SELECT id, host, pid, started_at FROM batches WHERE job = $1"
-				" AND status = 'running' ORDER BY id DESC LIMIT 1", 1, &job);
-			if (r && PQntuples(r))
-				error("another %s run holds the lock (batch %s on %s, pid %s, since %s)",
-				      job, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
-				      PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
-			else
-				error("another %s run holds the lock", job);
-			PQclear(r);
-			return EXIT_TEMPFAIL;
-		}
-		free(got);
-	}
+	if (lock == LOCK_EXCLUSIVE && (st = job_lock(c, job, scope)))
+		return st;
 	if (batch_reap(c) < 0)
 		return -1;
 	p[0] = job;

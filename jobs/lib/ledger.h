@@ -27,6 +27,12 @@ enum batch_lock { LOCK_EXCLUSIVE, LOCK_SHARED_WORK };
  * the lock (message printed), or -1 on error. */
 int batch_start(PGconn *c, struct batch *b, const char *job, const char *scope,
 		enum batch_lock lock, const char *params_json, long long rerun_of);
+/* Take the job's lock (as batch_start does) without starting a batch: for
+ * work that must not overlap another run but may find nothing to do (the
+ * import's download and inbox listing). Session-level and counted, so
+ * batch_start takes it again; released by batch_finish or the disconnect.
+ * 0, EXIT_TEMPFAIL (another run holds it; message printed) or -1. */
+int job_lock(PGconn *c, const char *job, const char *scope);
 /* Mark batches whose process died as abandoned; returns how many. */
 int batch_reap(PGconn *c);
 /* Persist the counters (outside or inside the caller's transaction). */

@@ -5,7 +5,8 @@
 # with every usual check, and deleted on the server. A second run fetches
 # nothing; already-present names are not fetched again; oversize files and
 # bad names are refused; server down -> the inbox is still imported, exit 75;
-# a server the ca_bundle does not vouch for is refused.
+# a server the ca_bundle does not vouch for is refused; while another import
+# holds the lock, nothing is downloaded.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$TOP/tests/sim/testlib.sh"
 PY=/usr/bin/python3
@@ -60,6 +61,22 @@ sh "$SIM/agency.sh" fms "$SP/outbox/fms" "$T/held" "$T/reg/fms-registry.csv" "$P
 npfr=$(ls "$BOX/pfr" | wc -l)
 is "$npfr/$(ls "$T/held" | wc -l)" "2/2" "the simulator answered both requests of each agency"
 cp -a "$BOX/pfr" "$T/sent-pfr"
+
+# another import holds the lock: nothing is downloaded, listed or moved
+PGAPPNAME=holder "$PGBIN/psql" -X -q -c "SELECT pg_advisory_lock(1, hashtext('esia-batch:import-responses'))" \
+	-c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 100); do
+	[ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'holder' AND l.locktype = 'advisory' AND l.granted")" = 1 ] && break
+	sleep 0.05
+done
+: >"$LOG"
+eb import-responses
+is "$RC" 75 "while another import holds the lock: exit 75"
+like "$ERR" "another import-responses run holds the lock" "and says why"
+is "$(wc -l <"$LOG")/$(ls "$BOX/pfr" | wc -l)/$(inbox_count 2>/dev/null)" "0/$npfr/0" "nothing was asked of the server, nothing fetched"
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'holder'" >/dev/null
+wait $holder 2>/dev/null
 
 eb import-responses
 is "$RC" 0 "download and import exit 0"
