@@ -1,6 +1,6 @@
 # Helpers for the notify tests (tests/t/06x-*.t); source after harness.sh.
 #   start_smtp NAME [ARGS]  aiosmtpd in $T/NAME; sets SMTP_PORT SMTP_DIR
-#   start_sms NAME          HTTP gateway in $T/NAME; sets SMS_PORT SMS_DIR
+#   start_sms NAME [--tls CERT KEY]  HTTP(S) gateway in $T/NAME; sets SMS_PORT SMS_DIR
 #   free_port               a port nothing listens on (for "server down")
 #   mails DIR               one JSON line per stored mail, decoded by Python's email
 #   account ...             insert an account, print its id
@@ -35,8 +35,9 @@ start_smtp() {
 
 start_sms() {
 	SMS_DIR=$T/$1
+	shift
 	mkdir -p "$SMS_DIR"
-	$PY "$TOP/tests/servers/sms.py" "$SMS_DIR" 2>"$SMS_DIR/log" &
+	$PY "$TOP/tests/servers/sms.py" "$SMS_DIR" "$@" 2>"$SMS_DIR/log" &
 	SMS_PID=$!
 	_servers="$_servers $SMS_PID"
 	SMS_PORT=$(_wait_port "$SMS_DIR") || bail "sms gateway did not start: $(cat "$SMS_DIR/log")"

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """A real HTTP server standing in for the SMS gateway in the notify tests.
 
-usage: sms.py DIR
+usage: sms.py DIR [--tls CERT KEY]
 
 Listens on 127.0.0.1 on a free port and writes it to DIR/port once ready.
 Each POST is appended to DIR/sms.jsonl as {"auth": <Authorization header>,
 "path": ..., "body": <the JSON received>}. The answer is chosen by the
 file DIR/mode (read per request): "200" (default), "500" or "400".
+--tls serves HTTPS with that certificate (no client certificate asked).
 Stop it with SIGTERM.
 """
 import json
@@ -55,10 +56,15 @@ class Gateway(BaseHTTPRequestHandler):
 
 def main():
     global FOLDER
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 5) or (len(sys.argv) == 5 and sys.argv[2] != "--tls"):
         sys.exit(__doc__)
     FOLDER = sys.argv[1]
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    if len(sys.argv) == 5:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = os.path.join(FOLDER, "port.tmp")
     with open(tmp, "w") as f:
         f.write("%d\n" % srv.server_address[1])

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """A real SMTP server for the notify tests (Debian's python3-aiosmtpd).
 
-usage: smtp.py DIR [--tls CERT KEY] [--auth USER:PASSWORD] [--discard]
+usage: smtp.py DIR [--tls CERT KEY | --smtps CERT KEY] [--auth USER:PASSWORD] [--discard]
 
 Listens on 127.0.0.1 on a free port and writes it to DIR/port once ready.
 Each accepted message is stored as a file in the Maildir DIR/Maildir; the
 number of connections accepted so far is kept in DIR/connections.
 Recipients whose local part starts with "refuse" get 550, "tempfail" 451.
---tls offers STARTTLS and requires it; --auth requires AUTH (PLAIN/LOGIN).
+--tls offers STARTTLS and requires it; --smtps speaks TLS from the first byte
+(implicit TLS, port 465 style); --auth requires AUTH (PLAIN/LOGIN).
 --discard (for the bench) stores nothing and writes the number of messages
 accepted to DIR/messages when stopped.
 Stop it with SIGTERM.
@@ -54,10 +55,12 @@ class Handler:
 
 
 class CountingSMTP(SMTP):
+    implicit = False
+
     def connection_made(self, transport):
         # STARTTLS hands the protocol a second (TLS) transport on the same
         # TCP connection: count TCP connections only.
-        if transport.get_extra_info("sslcontext") is None:
+        if transport.get_extra_info("sslcontext") is None or self.implicit:
             self.event_handler.connections += 1
             write_atomic(os.path.join(self.event_handler.folder, "connections"),
                          "%d\n" % self.event_handler.connections)
@@ -71,6 +74,7 @@ def main():
     folder = args.pop(0)
     kw = {"hostname": "localhost", "auth_require_tls": False}
     discard = False
+    implicit = None
     while args:
         opt = args.pop(0)
         if opt == "--tls":
@@ -78,6 +82,9 @@ def main():
             ctx.load_cert_chain(args.pop(0), args.pop(0))
             kw["tls_context"] = ctx
             kw["require_starttls"] = True
+        elif opt == "--smtps":
+            implicit = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            implicit.load_cert_chain(args.pop(0), args.pop(0))
         elif opt == "--auth":
             user, password = args.pop(0).split(":", 1)
 
@@ -93,9 +100,11 @@ def main():
             sys.exit("unknown option " + opt)
     handler = Handler(folder)
     handler.discard = discard
+    CountingSMTP.implicit = implicit is not None
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(
-        loop.create_server(lambda: CountingSMTP(handler, loop=loop, **kw), "127.0.0.1", 0))
+        loop.create_server(lambda: CountingSMTP(handler, loop=loop, **kw), "127.0.0.1", 0,
+                           ssl=implicit))
     write_atomic(os.path.join(folder, "connections"), "0\n")
     write_atomic(os.path.join(folder, "port"), "%d\n" % server.sockets[0].getsockname()[1])
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
