@@ -57,7 +57,7 @@ static const char help[] =
 	"\n"
 	"Config: [signer] key, cert; [AGENCY] max_records, max_bytes,\n"
 	"response_timeout, max_attempts, recipient, upload_url, client_cert,\n"
-	"client_key, ca_bundle.\n"
+	"client_key, ca_bundle, ssh_known_hosts (sftp:// upload_url).\n"
 	"\n"
 	"Exit: 0 done or nothing to do, 1 failed, 2 usage, 65 some checks refused\n"
 	"locally (the rest were sent), 75 another run holds the lock, the database\n"

@@ -28,6 +28,7 @@ struct known {
 	{ a, "client_cert", T_PATH, "", "client certificate for upload/download" },                \
 	{ a, "client_key", T_SECRET, "", "client key for upload/download" },                       \
 	{ a, "ca_bundle", T_PATH, "", "CA bundle that verifies the transport server" },             \
+	{ a, "ssh_known_hosts", T_PATH, "", "known_hosts file with the SFTP server's host key" },    \
 	{ a, "recipient", T_STR, "", "recipient id written into request packets" },               \
 	{ a, "max_records", T_INT, "1000", "records per request packet" },                         \
 	{ a, "max_bytes", T_INT, "5242880", "bytes per request packet" },                          \

@@ -24,14 +24,65 @@ static void nap_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* SFTP: the server's host key must be in [AGENCY] ssh_known_hosts; anything
+ * else (unknown host, changed key) is refused, never added. */
+static int known_host_only(CURL *h, const struct curl_khkey *known, const struct curl_khkey *found,
+			   enum curl_khmatch match, void *arg)
+{
+	(void)h, (void)known, (void)found, (void)arg;
+	return match == CURLKHMATCH_OK ? CURLKHSTAT_FINE : CURLKHSTAT_REJECT;
+}
+
+/* SFTP writes in place, so the agency could pick up half a packet: the file
+ * goes up as .NAME.part and is renamed once complete (a copy left by an
+ * earlier try of the same packet is replaced). Sets *tmp_url and *cmds;
+ * 0, or -1 with why. */
+static int sftp_publish(const char *url, char **tmp_url, struct curl_slist **cmds, char *why,
+			size_t n)
+{
+	CURLU *u = curl_url();
+	char *path = NULL, *rpath, *slash, *tmp = NULL, *cmd;
+	int ret = -1;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) ||
+	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE)) {
+		snprintf(why, n, "cannot parse the upload URL");
+		goto out;
+	}
+	/* "/~/dir/x" is x below the login directory, as libcurl reads it */
+	rpath = !strncmp(path, "/~/", 3) ? path + 3 : path;
+	if (strpbrk(rpath, "\"\\\r\n") || !(slash = strrchr(url, '/')) || !slash[1]) {
+		snprintf(why, n, "the upload URL's path cannot be used for SFTP");
+		goto out;
+	}
+	*tmp_url = xasprintf("%.*s.%s.part", (int)(slash - url + 1), url, slash + 1);
+	slash = strrchr(rpath, '/');
+	tmp = slash ? xasprintf("%.*s.%s.part", (int)(slash - rpath + 1), rpath, slash + 1)
+		    : xasprintf(".%s.part", rpath);
+	cmd = xasprintf("*rm \"%s\"", rpath);
+	*cmds = curl_slist_append(NULL, cmd);
+	free(cmd);
+	cmd = xasprintf("rename \"%s\" \"%s\"", tmp, rpath);
+	*cmds = curl_slist_append(*cmds, cmd);
+	free(cmd);
+	ret = 0;
+out:
+	free(tmp);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return ret;
+}
+
 /* One attempt: UPLOAD_OK, UPLOAD_TRANSIENT or UPLOAD_REFUSED. */
 static int put_once(const struct config *cfg, const char *agency, const char *url,
 		    const char *path, const char *key, size_t keylen, char *why, size_t n)
 {
 	const char *cert = cfg_str(cfg, agency, "client_cert");
 	const char *ca = cfg_str(cfg, agency, "ca_bundle");
-	char errbuf[CURL_ERROR_SIZE] = "";
+	int sftp = !strncmp(url, "sftp://", 7);
+	char errbuf[CURL_ERROR_SIZE] = "", *tmp_url = NULL;
 	struct curl_blob blob = { (void *)key, keylen, CURL_BLOB_NOCOPY };
+	struct curl_slist *cmds = NULL;
 	struct stat st;
 	long status = 0;
 	FILE *f = NULL;
@@ -44,7 +95,9 @@ static int put_once(const struct config *cfg, const char *agency, const char *ur
 		snprintf(why, n, "cannot open '%s': %m", path);
 		goto out;
 	}
-	h = curlx_new(url, "https,sftp", 120L, ca, errbuf);
+	if (sftp && sftp_publish(url, &tmp_url, &cmds, why, n))
+		goto out;
+	h = curlx_new(sftp ? tmp_url : url, "https,sftp", 120L, ca, errbuf);
 	if (!h) {
 		snprintf(why, n, "cannot initialise libcurl");
 		goto out;
@@ -55,7 +108,11 @@ static int put_once(const struct config *cfg, const char *agency, const char *ur
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	if (*ca) /* the configured bundle only, not the system's folder too */
 		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-	if (!strncmp(url, "sftp://", 7)) {
+	if (sftp) {
+		curl_easy_setopt(h, CURLOPT_SSH_KNOWNHOSTS, cfg_str(cfg, agency, "ssh_known_hosts"));
+		curl_easy_setopt(h, CURLOPT_SSH_KEYFUNCTION, known_host_only);
+		curl_easy_setopt(h, CURLOPT_SSH_AUTH_TYPES, (long)CURLSSH_AUTH_PUBLICKEY);
+		curl_easy_setopt(h, CURLOPT_POSTQUOTE, cmds);
 		if (*cfg_str(cfg, agency, "client_key"))
 			curl_easy_setopt(h, CURLOPT_SSH_PRIVATE_KEYFILE,
 					 cfg_str(cfg, agency, "client_key"));
@@ -72,7 +129,7 @@ static int put_once(const struct config *cfg, const char *agency, const char *ur
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (!strncmp(url, "sftp://", 7) || (status >= 200 && status < 300)) {
+	if (sftp || (status >= 200 && status < 300)) {
 		ret = UPLOAD_OK;
 		goto out;
 	}
@@ -81,6 +138,8 @@ static int put_once(const struct config *cfg, const char *agency, const char *ur
 out:
 	if (h)
 		curl_easy_cleanup(h);
+	curl_slist_free_all(cmds);
+	free(tmp_url);
 	if (f)
 		fclose(f);
 	return ret;
@@ -97,6 +156,11 @@ int upload_file(const struct config *cfg, const char *agency, const char *path, 
 
 	if (!*base) {
 		snprintf(why, n, "no [%s] upload_url", agency);
+		return UPLOAD_REFUSED;
+	}
+	if (!strncmp(base, "sftp://", 7) && !*cfg_str(cfg, agency, "ssh_known_hosts")) {
+		snprintf(why, n, "no [%s] ssh_known_hosts: the SFTP server could not be authenticated",
+			 agency);
 		return UPLOAD_REFUSED;
 	}
 	if (strncmp(base, "sftp://", 7) && *cfg_str(cfg, agency, "client_key")) {
