@@ -37,6 +37,8 @@ struct run {
 	long long claimed;                       /* checks taken this run (for --limit) */
 	long long packets, sent, refused, superseded, timed_out, requeued, uploaded, upload_failed;
 	long long orphans;
+	long long upload_waiting; /* not tried this run: the server was down */
+	int upload_down;          /* a transient failure: no more uploads this run */
 	int lost_claims;    /* packets dropped in a row because their checks moved */
 	long long after_id; /* claim checks with ids above this (keyset over the queue) */
 	long long last_id;  /* highest id this packet consumed */

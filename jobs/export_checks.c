@@ -226,21 +226,34 @@ fail:
 
 /* ---- 4. upload ---- */
 
-static int upload_pending(struct run *r)
+/* Upload the written packets: all of them (this_batch 0, at the start of a
+ * run: what earlier runs left), or those this run wrote (this_batch 1, so a
+ * packet that failed at the start is not tried twice). After a transient
+ * failure (server down, 5xx after retries) the rest wait for the next run:
+ * trying each would hold up the export for minutes. */
+static int upload_pending(struct run *r, int this_batch)
 {
 	PGresult *res;
-	const char *p[1] = { r->ag->name };
+	char batch[24];
+	const char *p[2] = { r->ag->name, batch };
 
 	if (!*cfg_str(r->cfg, r->ag->name, "upload_url"))
 		return 0;
+	snprintf(batch, sizeof batch, "%lld", this_batch ? r->b.id : 0LL);
 	res = db_query(r->c,
 		       "SELECT id, file_name FROM packets WHERE direction = 'request'"
-		       " AND agency = $1 AND status = 'written' ORDER BY created_at, id",
-		       1, p);
+		       " AND agency = $1 AND status = 'written' AND ($2::bigint = 0 OR batch_id = $2::bigint)"
+		       " ORDER BY created_at, id",
+		       2, p);
 	if (!res)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *q[1] = { PQgetvalue(res, i, 0) };
+
+		if (r->upload_down) {
+			r->upload_waiting += PQntuples(res) - i;
+			break;
+		}
 		const char *name = PQgetvalue(res, i, 1);
 		char *path = xasprintf("%s/%s", r->outdir, name), why[256], *mine;
 		int u;
@@ -285,6 +298,7 @@ static int upload_pending(struct run *r)
 				 name, why);
 			log_event(LOG_LVL_WARN, "export.upload_failed", "agency=%s packet=%s error=\"%s\"",
 				  r->ag->name, q[0], why);
+			r->upload_down = u == UPLOAD_TRANSIENT;
 		}
 		free(path);
 	}
@@ -394,7 +408,7 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 		goto finish;
 	}
 
-	if (sweep_orphans(&r) < 0 || upload_pending(&r) < 0 || handle_timeouts(&r) < 0) {
+	if (sweep_orphans(&r) < 0 || upload_pending(&r, 0) < 0 || handle_timeouts(&r) < 0) {
 		snprintf(errmsg, sizeof errmsg, "preparing the run failed");
 		goto finish;
 	}
@@ -427,7 +441,7 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 		progress_add(&pr, r.sent + r.refused - before);
 	}
 	progress_end(&pr);
-	if (upload_pending(&r) < 0) {
+	if (upload_pending(&r, 1) < 0) {
 		snprintf(errmsg, sizeof errmsg, "recording uploads failed");
 		goto finish;
 	}
@@ -446,6 +460,8 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 		       ag->name, r.packets, r.sent, r.requeued, r.refused, r.timed_out, r.superseded);
 		if (*cfg_str(r.cfg, ag->name, "upload_url"))
 			printf(", %lld uploaded, %lld upload failures", r.uploaded, r.upload_failed);
+		if (r.upload_waiting)
+			printf(" (%lld more left for the next run)", r.upload_waiting);
 		if (r.orphans)
 			printf(", %lld orphan files removed", r.orphans);
 		putchar('\n');

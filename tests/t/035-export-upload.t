@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Upload: packets go by HTTPS PUT with a client certificate to a real server
 # on 127.0.0.1 (python3 http.server + ssl, client certificate required).
-# Server down -> exit 75, packets stay 'written' in the outbox; next run
-# retries them first -> 'uploaded', bytes identical. Transient 503s are
+# Server down -> exit 75, packets stay 'written' in the outbox, and after the
+# first packet fails the rest are left for the next run (no minutes of
+# retries); next run retries them first -> 'uploaded', bytes identical. Transient 503s are
 # retried within a run; an untrusted server is refused.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$TOP/tests/lib/export.sh"
@@ -51,6 +52,15 @@ is "$(sql "SELECT count(*) FROM packets WHERE status = 'written'")" "$(sql "SELE
 is "$(sql "SELECT status FROM batches ORDER BY id DESC LIMIT 1")" partial "the batch is partial"
 is "$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'pending'")" 0 "the checks are still recorded as sent (the packets exist)"
 npk=$(sql "SELECT count(*) FROM packets")
+[ "$npk" -gt 1 ] || bail "the test needs more than one packet"
+is "$(grep -c 'event=export.upload_failed' <<<"$ERR")/$(grep -c 'event=upload.retry' <<<"$ERR")" 1/2 \
+	"only the first packet is tried (three times) once the server is found down"
+like "$OUT" "0 uploaded, 1 upload failures \($((npk - 1)) more left for the next run\)" "the rest wait for the next run"
+
+# a second run while it is still down: tries the oldest once, writes nothing new
+eb export-checks --agency pfr
+is "$RC" 75 "still down: exit 75"
+is "$(grep -c 'event=export.upload_failed' <<<"$ERR")" 1 "one packet tried, not each twice"
 
 start_server "$PORT" 2
 eb export-checks --agency pfr
