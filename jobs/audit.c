@@ -24,13 +24,13 @@
 static const char usage[] =
 	"esia-batch audit list [--from DATE] [--to DATE] [--agency A] [--json]\n"
 	"       esia-batch audit show PACKET_ID [--format xml|text]\n"
-	"       esia-batch audit verify [ARCHIVE...]\n"
+	"       esia-batch audit verify [--head SHA256] [ARCHIVE...]\n"
 	"       (each also takes --archive-dir DIR; show and verify take --trust FILE)";
 
 static const char help[] =
 	"usage: esia-batch audit list [--from DATE] [--to DATE] [--agency A] [--json]\n"
 	"       esia-batch audit show PACKET_ID [--format xml|text]\n"
-	"       esia-batch audit verify [ARCHIVE...]\n"
+	"       esia-batch audit verify [--head SHA256] [ARCHIVE...]\n"
 	"\n"
 	"Read-only, offline: works from the archive folder alone, no database.\n"
 	"\n"
@@ -51,6 +51,11 @@ static const char help[] =
 	"          The manifest signer must be O= [signer] sender (ESIA). Every\n"
 	"          certificate is judged as of the archive's signed creation time, so\n"
 	"          archives outlive the certificates that signed them.\n"
+	"          The chain cannot show that its newest archives were removed: stderr\n"
+	"          ends with \"chain head: position N, PATH, sha256 X\"; record X\n"
+	"          outside the folder, and a later --head X fails unless the archive\n"
+	"          with that SHA-256 is still in the chain (archive.written in the\n"
+	"          archive job's log names each new head too).\n"
 	"\n"
 	"Options:\n"
 	"  --archive-dir DIR  archive folder (default: [spool] archive)\n"
@@ -63,6 +68,7 @@ static const char help[] =
 
 struct opts {
 	const char *dir, *trust, *from, *to, *agency, *format;
+	const char *head; /* verify: SHA-256 of an archive recorded earlier */
 	int json;
 	struct config *cfg;
 };
@@ -203,6 +209,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, char ***pos, int *n
 			slot = &o->agency;
 		else if (!strcmp(a, "--format"))
 			slot = &o->format;
+		else if (!strcmp(a, "--head"))
+			slot = &o->head;
 		else if (!strcmp(a, "--json"))
 			o->json = 1;
 		else if (a[0] == '-' && a[1])
@@ -450,10 +458,35 @@ static int cmd_verify(struct opts *o, char **pos, int npos)
 		checked++;
 		free(real);
 	}
-	if (!checked)
+	/* The chain proves nothing is missing before its newest archive; that
+	 * the newest ones were not removed needs a head recorded outside the
+	 * folder (an earlier verify's "chain head" line, or archive.written in
+	 * the job's log). */
+	if (o->head) {
+		size_t i;
+
+		for (i = 0; i < ix.n; i++)
+			if ((ix.v[i].sha[0] || !sha256_file(ix.v[i].abs, ix.v[i].sha, NULL)) &&
+			    !strcmp(ix.v[i].sha, o->head))
+				break;
+		if (i == ix.n) {
+			printf("FAIL chain: no archive has sha256 %.12s... (the head given): archives were"
+			       " removed from the end of the chain or replaced\n", o->head);
+			bad++;
+		} else if (!npos) {
+			printf("OK   chain: %s (sha256 %.12s...) is in the chain, at position %lld of %lld\n",
+			       ix.v[i].rel, o->head, ix.v[i].m.seq, ix.v[ix.n - 1].m.seq);
+		}
+	}
+	if (!checked) {
 		printf("no archives in %s\n", o->dir);
-	else
+	} else {
+		struct arc *h = &ix.v[ix.n - 1];
+
 		fprintf(stderr, "%d archive%s checked, %d failed\n", checked, checked == 1 ? "" : "s", bad);
+		if (ix.n && h->ok && (h->sha[0] || !sha256_file(h->abs, h->sha, NULL)))
+			fprintf(stderr, "chain head: position %lld, %s, sha256 %s\n", h->m.seq, h->rel, h->sha);
+	}
 	ret = bad ? EXIT_DATAERR : 0;
 	index_release(&ix);
 	return ret;
@@ -683,7 +716,11 @@ CMD(cmd_audit)
 		o.dir = dir = cfg_spool(o.cfg, "archive");
 	if (!o.format)
 		o.format = "xml";
-	if (!strcmp(argv[1], "list")) {
+	if (o.head && (strcmp(argv[1], "verify") || strlen(o.head) != 64 ||
+		       strspn(o.head, "0123456789abcdef") != 64)) {
+		ret = usage_error(usage, "--head takes the 64 lowercase hex digits of an archive's SHA-256"
+					 " (audit verify only)");
+	} else if (!strcmp(argv[1], "list")) {
 		ret = npos ? usage_error(usage, "audit list takes no arguments") : cmd_list(&o);
 	} else if (!strcmp(argv[1], "show") && npos != 1) {
 		ret = usage_error(usage, "audit show takes one PACKET_ID");

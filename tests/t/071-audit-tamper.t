@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # audit verify catches tampering and names what fails: one changed byte in
 # one packet (archive rewritten around it), an edited MANIFEST, an archive
-# deleted from the middle of the chain, an archive replaced by another one
-# that is internally consistent. Archives are rewritten with GNU tar (not our
+# deleted from the middle of the chain, the newest archive deleted (caught
+# with the chain head recorded earlier, --head), an archive replaced by
+# another one that is internally consistent. Archives are rewritten with GNU tar (not our
 # code), exactly as an attacker with the files would.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$TOP/tests/lib/archive-fixtures.sh"
@@ -21,6 +22,10 @@ REL3=${A3#"$AR"/}
 cp "$A2" "$T/a2.orig"
 eb audit verify
 is "$RC" 0 "the untouched chain verifies"
+A4=$(archive_of "$B4")
+like "$ERR" "chain head: position 4, ${A4#"$AR"/}, sha256 $(sha256sum "$A4" | cut -c1-64)" \
+	"it ends by naming the chain head with its SHA-256"
+HEAD=$(sha256sum "$A4" | cut -c1-64)
 
 # rewrite ARCHIVE from folder DIR, members in the original order
 repack() { # ARCHIVE DIR ORIGINAL
@@ -77,6 +82,23 @@ eb audit verify
 is "$RC" 65 "a deleted archive fails the chain"
 like "$OUT" "FAIL $REL3: chain: archive at position 2 \(sha256 [0-9a-f]{12}\.\.\.\) is missing" "the next archive names the missing link"
 cp "$T/a2.orig" "$A2"
+
+# 3b. the newest archive deleted: the chain alone cannot tell, the head recorded earlier can
+mv "$A4" "$T/a4.orig"
+eb audit verify
+is "$RC" 0 "the newest archive deleted: the chain alone still verifies (what --head is for)"
+eb audit verify --head "$HEAD"
+is "$RC" 65 "with the head recorded earlier, verify fails"
+like "$OUT" "FAIL chain: no archive has sha256 ${HEAD:0:12}\.\.\. \(the head given\): archives were removed" \
+	"and says archives were removed from the end"
+mv "$T/a4.orig" "$A4"
+eb audit verify --head "$HEAD"
+is "$RC" 0 "restored: verify --head passes"
+like "$OUT" "OK   chain: ${A4#"$AR"/} \(sha256 ${HEAD:0:12}\.\.\.\) is in the chain, at position 4 of 4" "and says where the head is"
+eb audit verify --head "${HEAD^^}"
+is "$RC" 2 "--head with anything but 64 lowercase hex digits is a usage error"
+eb audit list --head "$HEAD"
+is "$RC" 2 "--head is for verify only"
 
 # 4. replaced by an archive that is consistent in itself (same files, same
 #    signed MANIFEST, repacked): only the chain can tell
