@@ -10,7 +10,7 @@ B=$(mktemp -d "${TMPDIR:-/tmp}/esia-bench.XXXXXX")
 chmod 0755 "$B"
 trap 'pg_stop "$B/pg"; rm -rf "$B"' EXIT INT TERM
 pg_start "$B/pg" || exit 1
-export ESIA_BENCH_DIR="$B" ESIA_BATCH="$TOP/esia-batch" PGBIN="$(pg_bindir)"
+export ESIA_BENCH_DIR="$B" ESIA_BATCH="${ESIA_BATCH:-$TOP/esia-batch}" PGBIN="$(pg_bindir)"
 rc=0
 for s in "$TOP"/tests/bench/*.sh; do
 	[ -f "$s" ] || continue
