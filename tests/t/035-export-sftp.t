@@ -20,6 +20,13 @@ client_key = $T/ssh/client_key
 $1"
 }
 export_setup 30 "$(sftp_config "ssh_known_hosts = $T/ssh/known_hosts")"
+known_hosts() { # FILE|"" -> the config with that ssh_known_hosts (none when "")
+	CONFIG_EXTRA="[signer]
+key = $PKI/esia-signer.key
+cert = $PKI/esia-signer.pem
+$(sftp_config "${1:+ssh_known_hosts = $1}")"
+	write_config
+}
 
 eb export-checks --agency pfr
 refused=$(sql "SELECT count(*) FROM checks WHERE state = 'failed'")
@@ -39,11 +46,7 @@ next_check() { # VERSION: a new PFR check for account 1
 }
 
 # no known host key configured: nothing is sent
-CONFIG_EXTRA="[signer]
-key = $PKI/esia-signer.key
-cert = $PKI/esia-signer.pem
-$(sftp_config "")"
-write_config
+known_hosts ""
 next_check 2
 n0=$(ls "$T/remote" | wc -l)
 eb export-checks --agency pfr
@@ -55,11 +58,7 @@ is "$(sql "SELECT count(*) FROM packets WHERE status = 'written'")" 1 "the packe
 # a host key that is not the server's: refused
 ssh-keygen -q -t ed25519 -N "" -f "$T/other_key"
 echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$T/other_key.pub")" >"$T/other_known_hosts"
-CONFIG_EXTRA="[signer]
-key = $PKI/esia-signer.key
-cert = $PKI/esia-signer.pem
-$(sftp_config "ssh_known_hosts = $T/other_known_hosts")"
-write_config
+known_hosts "$T/other_known_hosts"
 eb export-checks --agency pfr
 is "$RC" 75 "a server with another host key: the upload fails, exit 75"
 like "$ERR" "SSH remote key was not OK" "because of its host key"
@@ -67,11 +66,7 @@ is "$(ls -A "$T/remote" | wc -l)" "$n0" "nothing reached it"
 is "$(sql "SELECT count(*) FROM packets WHERE status = 'written'")" 1 "the packet still waits"
 
 # the right key again: the waiting packet goes up
-CONFIG_EXTRA="[signer]
-key = $PKI/esia-signer.key
-cert = $PKI/esia-signer.pem
-$(sftp_config "ssh_known_hosts = $T/ssh/known_hosts")"
-write_config
+known_hosts "$T/ssh/known_hosts"
 eb export-checks --agency pfr
 is "$RC" 0 "the known host again: exit 0"
 is "$(sql "SELECT count(*) FROM packets WHERE status = 'written'")" 0 "the waiting packet is uploaded"
