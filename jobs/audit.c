@@ -481,10 +481,10 @@ static int cmd_verify(struct opts *o, char **pos, int npos)
 	if (!checked) {
 		printf("no archives in %s\n", o->dir);
 	} else {
-		struct arc *h = &ix.v[ix.n - 1];
+		struct arc *h = ix.n ? &ix.v[ix.n - 1] : NULL;
 
 		fprintf(stderr, "%d archive%s checked, %d failed\n", checked, checked == 1 ? "" : "s", bad);
-		if (ix.n && h->ok && (h->sha[0] || !sha256_file(h->abs, h->sha, NULL)))
+		if (h && h->ok && (h->sha[0] || !sha256_file(h->abs, h->sha, NULL)))
 			fprintf(stderr, "chain head: position %lld, %s, sha256 %s\n", h->m.seq, h->rel, h->sha);
 	}
 	ret = bad ? EXIT_DATAERR : 0;

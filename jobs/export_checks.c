@@ -236,6 +236,7 @@ static int upload_pending(struct run *r, int this_batch)
 	PGresult *res;
 	char batch[24];
 	const char *p[2] = { r->ag->name, batch };
+	int i;
 
 	if (!*cfg_str(r->cfg, r->ag->name, "upload_url"))
 		return 0;
@@ -247,13 +248,8 @@ static int upload_pending(struct run *r, int this_batch)
 		       2, p);
 	if (!res)
 		return -1;
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (i = 0; i < PQntuples(res) && !r->upload_down; i++) {
 		const char *q[1] = { PQgetvalue(res, i, 0) };
-
-		if (r->upload_down) {
-			r->upload_waiting += PQntuples(res) - i;
-			break;
-		}
 		const char *name = PQgetvalue(res, i, 1);
 		char *path = xasprintf("%s/%s", r->outdir, name), why[256], *mine;
 		int u;
@@ -302,6 +298,7 @@ static int upload_pending(struct run *r, int this_batch)
 		}
 		free(path);
 	}
+	r->upload_waiting += PQntuples(res) - i;
 	PQclear(res);
 	return 0;
 }
