@@ -15,8 +15,10 @@ static const char help[] =
 	"Accounts per level, checks per state with the age of the oldest waiting one,\n"
 	"letters and codes per state, notifications pending and dead, the last success\n"
 	"and failure of every job, and a list of what needs an operator: abandoned or\n"
-	"failed batches, dead notices, rejected packets, checks in error, addresses\n"
-	"that cannot be printed. Read-only; the auditor role may run it.\n"
+	"failed batches, request packets waiting for upload, dead notices, rejected\n"
+	"packets, checks in error, addresses that cannot be printed, blocked codes\n"
+	"(a partial batch shows through what it left, not as a batch to rerun).\n"
+	"Read-only; the auditor role may run it.\n"
 	"\n"
 	"Exit: 0, 1 failed, 2 usage, 75 database unreachable.\n";
 
@@ -46,17 +48,24 @@ static const char *const sections[][2] = {
 	  " SELECT 1 AS o, 'abandoned batches (esia-batch batches --status abandoned)' AS what,"
 	  "   count(*) AS n FROM batches WHERE status = 'abandoned'"
 	  "   AND NOT EXISTS (SELECT 1 FROM batches r WHERE r.rerun_of = batches.id AND r.status = 'succeeded')"
-	  " UNION ALL SELECT 2, 'failed or partial batches not yet rerun (esia-batch batches --failed)',"
-	  "   count(*) FROM batches b WHERE status IN ('failed', 'partial')"
+	  /* partial batches are not listed as such: what they left (rejected
+	   * packets, dead notices, unprintable addresses, packets waiting for
+	   * upload) has its own line, and rerunning a partial print batch would
+	   * reissue every letter in it */
+	  " UNION ALL SELECT 2, 'failed batches not yet rerun (esia-batch batches --failed)',"
+	  "   count(*) FROM batches b WHERE status = 'failed'"
 	  "   AND NOT EXISTS (SELECT 1 FROM batches r WHERE r.rerun_of = b.id AND r.status = 'succeeded')"
-	  " UNION ALL SELECT 3, 'dead notifications', count(*) FROM notifications WHERE status = 'dead'"
-	  " UNION ALL SELECT 4, 'checks in error (no answer after all attempts)', count(*) FROM checks"
+	  " UNION ALL SELECT 3, 'request packets not uploaded for over an hour (is the agency down?)',"
+	  "   count(*) FROM packets WHERE direction = 'request' AND status = 'written'"
+	  "   AND created_at < now() - interval '1 hour' AND agency = ANY (string_to_array($1, ','))"
+	  " UNION ALL SELECT 4, 'dead notifications', count(*) FROM notifications WHERE status = 'dead'"
+	  " UNION ALL SELECT 5, 'checks in error (no answer after all attempts)', count(*) FROM checks"
 	  "   WHERE state = 'error'"
-	  " UNION ALL SELECT 5, 'rejected response packets (in the last 7 days)', coalesce(sum(rejected), 0)"
+	  " UNION ALL SELECT 6, 'rejected response packets (in the last 7 days)', coalesce(sum(rejected), 0)"
 	  "   FROM batches WHERE job = 'import-responses' AND started_at > now() - interval '7 days'"
-	  " UNION ALL SELECT 6, 'mail-route accounts with an unprintable address', count(*) FROM accounts"
+	  " UNION ALL SELECT 7, 'mail-route accounts with an unprintable address', count(*) FROM accounts"
 	  "   WHERE address_problem IS NOT NULL AND level = 'standard'"
-	  " UNION ALL SELECT 7, 'blocked activation codes', count(*) FROM activation_codes"
+	  " UNION ALL SELECT 8, 'blocked activation codes', count(*) FROM activation_codes"
 	  "   WHERE status = 'blocked'"
 	  ") x WHERE n > 0 ORDER BY o" },
 };
@@ -84,8 +93,10 @@ static int count_rejected_files(const char *dir)
 
 CMD(cmd_status)
 {
-	int ret = EXIT_FAILED, rej_files;
-	char *rejdir = NULL;
+	static const char *const agencies[] = { "pfr", "fms" };
+	int ret = EXIT_FAILED, rej_files, n = 0;
+	char *rejdir = NULL, uploads[16] = "";
+	const char *p[1] = { uploads };
 	PGconn *c;
 
 	if (wants_help(argc, argv)) {
@@ -103,8 +114,13 @@ CMD(cmd_status)
 	rej_files = count_rejected_files(rejdir);
 	if (ctx->json)
 		putchar('{');
+	/* the agencies we upload to: only their written packets are waiting */
+	for (size_t i = 0; i < sizeof(agencies) / sizeof(agencies[0]); i++)
+		if (*cfg_str(ctx->cfg, agencies[i], "upload_url"))
+			n += snprintf(uploads + n, sizeof(uploads) - n, "%s%s", n ? "," : "", agencies[i]);
 	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
-		PGresult *r = db_query(c, sections[s][1], 0, NULL);
+		int last = s + 1 == sizeof(sections) / sizeof(sections[0]);
+		PGresult *r = db_query(c, sections[s][1], last, last ? p : NULL);
 		int rows;
 
 		if (!r)

@@ -20,6 +20,31 @@ like "$OUT" "pfr pending +$pend\$" "pending PFR checks match ($pend)"
 err=$(sql "SELECT count(*) FROM checks WHERE state = 'error'")
 like "$OUT" "checks in error .* $err\$" "checks in error listed ($err)"
 
+# a failed batch needs a rerun; a partial one shows through what it left
+# (rerunning a partial print batch would reissue every letter in it)
+fb=$(sql "INSERT INTO batches (job, status, finished_at) VALUES ('export-checks', 'failed', now()) RETURNING id")
+sql "INSERT INTO batches (job, status, finished_at) VALUES ('print-letters', 'partial', now())" >/dev/null
+failed=$(sql "SELECT count(*) FROM batches b WHERE status = 'failed'
+	AND NOT EXISTS (SELECT 1 FROM batches r WHERE r.rerun_of = b.id AND r.status = 'succeeded')")
+eb status
+like "$OUT" "failed batches not yet rerun .* $failed\$" "failed batches not yet rerun: $failed (the partial one is not)"
+# request packets written long ago and never uploaded, for an agency we upload to
+packet() { # AGE
+	sql "INSERT INTO packets (id, direction, agency, batch_id, file_name, sha256, records, bytes, status, created_at, check_ids)
+	     SELECT u, 'request', 'pfr', $fb, u || '.xml', repeat('0', 64), 0, 0, 'written', now() - interval '$1', '{}'
+	     FROM gen_random_uuid() u" >/dev/null
+}
+packet '2 hours'
+packet '1 minute'
+unlike "$OUT" "not uploaded" "no upload_url: written packets are not waiting for anything"
+CONFIG_EXTRA="[pfr]
+upload_url = https://127.0.0.1:9/in/"
+write_config
+eb status
+like "$OUT" "request packets not uploaded for over an hour .* 1\$" "with upload_url: the old written packet is listed, the new one not yet"
+CONFIG_EXTRA=""
+write_config
+
 eb status --json
 is "$RC" 0 "status --json runs"
 printf '%s' "$OUT" >"$T/status.json"
