@@ -1,3 +1,6 @@
+#include <strings.h>
+#include <string.h>
+
 #include "curlx.h"
 #include "err.h"
 
@@ -50,6 +53,21 @@ int curlx_transient(CURLcode e)
 	default:
 		return 0;
 	}
+}
+
+int curlx_loopback(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+	int yes = 0;
+
+	if (u && !curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) &&
+	    !curl_url_get(u, CURLUPART_HOST, &host, 0))
+		yes = !strcasecmp(host, "localhost") || !strncmp(host, "127.", 4) ||
+		      !strcmp(host, "[::1]") || !strcmp(host, "::1");
+	curl_free(host);
+	curl_url_cleanup(u);
+	return yes;
 }
 
 void curlx_cleanup(void)

@@ -48,6 +48,12 @@ struct sms *sms_open(const struct config *cfg)
 		error("[sms] url must be http:// or https://, not \"%s\"", url);
 		return NULL;
 	}
+	if (!strncmp(url, "http://", 7) && !curlx_loopback(url)) {
+		error("[sms] url \"%s\" is plain http to another host: phone numbers and texts would"
+		      " cross the network in clear; use https:// (http is for a gateway on this host)",
+		      url);
+		return NULL;
+	}
 	token = cfg_secret(cfg, "sms", "token", NULL);
 	if (!token) {
 		error("cannot read the [sms] token file");

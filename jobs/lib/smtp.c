@@ -55,6 +55,11 @@ struct smtp *smtp_open(const struct config *cfg)
 			return NULL;
 		}
 		ssl = strcmp(tls, "none") ? CURLUSESSL_ALL : CURLUSESSL_NONE;
+		if (ssl == CURLUSESSL_NONE && !curlx_loopback(url)) {
+			error("[smtp] tls = none to \"%s\", another host: mail would cross the network in"
+			      " clear; use starttls or smtps (none is for a server on this host)", url);
+			return NULL;
+		}
 	} else {
 		error("[smtp] tls must be starttls, smtps or none, not \"%s\"", tls);
 		return NULL;
