@@ -123,11 +123,13 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 		"  data_reject_reason = CASE WHEN a.data_status = 'rejected' AND a.data_reject_reason IS NOT NULL"
 		"   AND strpos(a.data_reject_reason, f.reason) = 0 THEN a.data_reject_reason || '; ' || f.reason"
 		"   ELSE f.reason END"
-		"  FROM f WHERE a.id = f.account_id RETURNING a.id)"
+		"  FROM f WHERE a.id = f.account_id RETURNING a.id, a.email, a.phone)"
+		/* the addresses as the update read them; each event is new (a check fails once) */
 		" SELECT count(*), coalesce(enqueue_notices('check_failed', array_agg(d.account_id),"
 		"  array_agg('check_failed:' || d.id), array_agg(jsonb_build_object('reason', d.reason,"
-		"  'agency', d.agency, 'check', d.id)), $1::bigint), 0), (SELECT count(*) FROM u)"
-		" FROM imp_done d WHERE d.state = 'failed'", 1, p + 2);
+		"  'agency', d.agency, 'check', d.id)), $1::bigint, array_agg(u.email), array_agg(u.phone)), 0),"
+		"  (SELECT count(*) FROM u)"
+		" FROM imp_done d JOIN u ON u.id = d.account_id WHERE d.state = 'failed'", 1, p + 2);
 	if (!res)
 		goto out;
 	r->failed += atoll(PQgetvalue(res, 0, 0));
@@ -146,13 +148,15 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 			"  AND EXISTS (SELECT 1 FROM checks s WHERE s.account_id = d.account_id"
 			"   AND s.agency = CASE d.agency WHEN 'pfr' THEN 'fms' ELSE 'pfr' END"
 			"   AND s.data_version = d.data_version AND s.state = 'passed')"
-			" RETURNING a.id, a.data_version, a.level),"
+			" RETURNING a.id, a.data_version, a.level, a.email, a.phone),"
 			" e AS (INSERT INTO audit_events (event, account_id, batch_id, details)"
 			"  SELECT 'account.standard', p.id, $1::bigint, jsonb_build_object('data_version',"
 			"  p.data_version, 'level', p.level, 'packet', $2::text) FROM p)"
+			/* each event is new: a data version is promoted once, under the lock */
 			" SELECT count(*), coalesce(enqueue_notices('check_passed', array_agg(p.id),"
 			"  array_agg('check_passed:' || p.id || ':' || p.data_version),"
-			"  array_agg(jsonb_build_object('data_version', p.data_version)), $1::bigint), 0),"
+			"  array_agg(jsonb_build_object('data_version', p.data_version)), $1::bigint,"
+			"  array_agg(p.email), array_agg(p.phone)), 0),"
 			"  (SELECT count(*) FROM imp_done WHERE state = 'passed') FROM p",
 			2, pp);
 		if (!res)

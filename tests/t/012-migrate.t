@@ -73,6 +73,24 @@ is "$(sql "SELECT enqueue_notice($acc, 'check_passed', 'k:$acc', '{}', NULL)")" 
 is "$(sql "SELECT string_agg(channel, ',' ORDER BY channel) FROM notifications WHERE event_key = 'k:$acc'")" \
 	"email,sms" "the citizen's two channels, once each"
 
+# 012: a caller that has just made the change passes the addresses; its
+# events are new, so a repeated one is an error, never a second notice
+is "$(sql "SELECT count(*) FROM pg_proc WHERE proname = 'enqueue_notices'")" 1 "one enqueue_notices()"
+is "$(sql "SELECT enqueue_notices('check_failed', ARRAY[$acc]::bigint[], ARRAY['f:$acc'],
+	ARRAY['{}']::jsonb[], NULL, ARRAY['other@example.org'], ARRAY[NULL]::text[])")" 1 \
+	"with addresses given: a notice per address given (here e-mail only)"
+is "$(sql "SELECT account_id || ' ' || channel FROM notifications WHERE event_key = 'f:$acc'")" \
+	"$acc email" "for that citizen, on that channel"
+"$PGBIN/psql" -X -q -A -t -c "SELECT enqueue_notices('check_failed', ARRAY[$acc]::bigint[], ARRAY['f:$acc'],
+	ARRAY['{}']::jsonb[], NULL, ARRAY['t@example.org'], ARRAY[NULL]::text[])" >/dev/null 2>"$T/dup.err"
+is "$?" 1 "the same event again with addresses: refused"
+like "$(cat "$T/dup.err")" "notifications_event_key_channel_key" "by the outbox's unique key"
+is "$(sql "SELECT count(*) FROM notifications WHERE event_key = 'f:$acc'")" 1 "still one notice"
+is "$(sql "SELECT enqueue_notice($acc, 'check_failed', 'f:$acc', '{}', NULL)")" 1 \
+	"without addresses, as before: the citizen's other channel added, the repeat skipped"
+is "$(sql "SELECT string_agg(channel, ',' ORDER BY channel) FROM notifications WHERE event_key = 'f:$acc'")" \
+	"email,sms" "once per channel"
+
 # a database newer than the binary is refused
 sql "INSERT INTO schema_version (version, name) VALUES (9999, '9999_future')" >/dev/null
 eb migrate
