@@ -113,6 +113,8 @@ static int put_once(const struct config *cfg, const char *agency, const char *ur
 		curl_easy_setopt(h, CURLOPT_SSH_KEYFUNCTION, known_host_only);
 		curl_easy_setopt(h, CURLOPT_SSH_AUTH_TYPES, (long)CURLSSH_AUTH_PUBLICKEY);
 		curl_easy_setopt(h, CURLOPT_POSTQUOTE, cmds);
+		/* a packet holds personal data, on their server as on ours */
+		curl_easy_setopt(h, CURLOPT_NEW_FILE_PERMS, 0600L);
 		if (*cfg_str(cfg, agency, "client_key"))
 			curl_easy_setopt(h, CURLOPT_SSH_PRIVATE_KEYFILE,
 					 cfg_str(cfg, agency, "client_key"));

@@ -4,7 +4,8 @@
 #                    background job; sets SSHD_PORT, SSHD_PID, SSH_USER, and
 #                    DIR/known_hosts holding the host key for [127.0.0.1]:PORT
 #   stop_sshd
-# Public-key logins of the current user only; SFTP by sshd's internal server.
+# Public-key logins of the current user only; SFTP by OpenSSH's sftp-server,
+# which logs each file operation to DIR/sftp.log.
 SSHD=/usr/sbin/sshd
 SSHD_PID=""
 
@@ -19,6 +20,9 @@ start_sshd() {
 	# as root sshd wants its privilege-separation folder
 	[ "$(id -u)" = 0 ] && mkdir -p /run/sshd
 	SSH_USER=$(id -un)
+	# OpenSSH's sftp-server, its log of every open and rename in DIR/sftp.log
+	printf '#!/bin/sh\nexec /usr/lib/openssh/sftp-server -e -l INFO 2>>"%s/sftp.log"\n' "$_d" >"$_d/sftp"
+	chmod 0755 "$_d/sftp"
 	for _try in 1 2 3; do
 		SSHD_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		cat >"$_d/sshd_config" <<CONF
@@ -32,7 +36,7 @@ UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
-Subsystem sftp internal-sftp
+Subsystem sftp $_d/sftp
 CONF
 		$SSHD -D -f "$_d/sshd_config" -E "$_d/sshd.log" &
 		SSHD_PID=$!

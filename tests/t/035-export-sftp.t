@@ -38,6 +38,12 @@ same=0
 for f in "$OUTBOX"/pfr/*.xml; do cmp -s "$f" "$T/remote/$(basename "$f")" && same=$((same + 1)); done
 is "$same" "$npk" "the server holds every packet byte for byte"
 is "$(ls -A "$T/remote" | grep -c '\.part$')" 0 "no .part file left on the server"
+# what the server saw, from sftp-server's own log
+is "$(grep -c 'open ".*/\.[^/]*\.xml\.part" flags WRITE,CREATE,TRUNCATE mode 0100600' "$T/ssh/sftp.log")/$(grep 'open ' "$T/ssh/sftp.log" | grep -vc '\.part"')" \
+	"$npk/0" "each packet written only under its .part name, mode 0600 (personal data)"
+is "$(grep -cE 'rename old ".*/\.([^/]*\.xml)\.part" new ".*/\1"' "$T/ssh/sftp.log")" "$npk" \
+	"and renamed to its name once complete"
+is "$(stat -c %a "$T/remote/$(ls "$T/remote" | head -1)")" 600 "the server's copy is 0600"
 like "$(cat "$T/ssh/sshd.log")" "Accepted publickey for $SSH_USER" "logged in with the key"
 
 next_check() { # VERSION: a new PFR check for account 1
