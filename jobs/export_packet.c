@@ -539,12 +539,16 @@ int flush_refusals(struct run *r)
 			       "   WHERE c.id = v.id AND c.state = 'pending' RETURNING c.id, c.account_id, v.reason),"
 			       " a AS (UPDATE accounts SET data_status = 'rejected',"
 			       "   data_reject_reason = f.reason, updated_at = now()"
-			       "   FROM f WHERE accounts.id = f.account_id),"
+			       "   FROM f WHERE accounts.id = f.account_id"
+			       "   RETURNING accounts.id, accounts.email, accounts.phone),"
 			       " q AS (DELETE FROM check_queue WHERE agency = $4 AND check_id = ANY ($1::bigint[]))"
-			       " SELECT count(*), enqueue_notices('check_failed', array_agg(f.account_id),"
-			       "   array_agg('check_failed:' || f.id),"
-			       "   array_agg(jsonb_build_object('agency', $4::text, 'reason', f.reason)), $3::bigint)"
-			       " FROM f",
+			       /* the addresses as the update read them; each event is
+				* new (a check leaves pending once), see schema 012 */
+			       " SELECT (SELECT count(*) FROM f), enqueue_notices('check_failed',"
+			       "   array_agg(f.account_id), array_agg('check_failed:' || f.id),"
+			       "   array_agg(jsonb_build_object('agency', $4::text, 'reason', f.reason)), $3::bigint,"
+			       "   array_agg(a.email), array_agg(a.phone))"
+			       " FROM f JOIN a ON a.id = f.account_id",
 			       4, p);
 	}
 	if (!res)
