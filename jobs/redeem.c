@@ -3,6 +3,9 @@
  *   normalise  spaces and hyphens dropped; not 16 digits or a wrong Damm
  *              check digit -> "mistyped", nothing touched, no attempt counted
  *   lock       the account's live code (FOR UPDATE), or why there is none
+ *   verified   the account's current data must be verified: a citizen who
+ *              edited it since the letter waits for the new checks (the
+ *              code stays live, no attempt counted)
  *   compare    HMAC-SHA256 under the key file, constant-time
  *   record     one transaction: wrong -> attempts+1 (blocked at the limit);
  *              right -> code used, account confirmed, audit, notice
@@ -40,6 +43,9 @@ static const char help[] =
 	"  expired    the code's validity ([letters] code_ttl) is over    exit 65\n"
 	"  used       the code was already used                           exit 65\n"
 	"  no-code    no activation code was issued for the account       exit 65\n"
+	"  not-verified  the account's current personal data is not verified\n"
+	"             (edited since the letter and being checked, or rejected);\n"
+	"             the code stays valid, no attempt is counted         exit 65\n"
 	"Exit 1: no such account, or a failure; 2 usage; 75 database down.\n";
 
 static int report(struct ctx *ctx, long long account, const char *outcome, int left,
@@ -117,7 +123,7 @@ CMD(cmd_redeem)
 	const char *p[2] = { id, maxs };
 	PGconn *c = NULL;
 	PGresult *r = NULL;
-	int ret = EXIT_FAILED, norm;
+	int ret = EXIT_FAILED, norm, verified;
 
 	if (wants_help(argc, argv)) {
 		fputs(help, stdout);
@@ -178,13 +184,16 @@ CMD(cmd_redeem)
 	/* lock */
 	if (db_begin(c))
 		goto fail;
-	r = db_query(c, "SELECT level FROM accounts WHERE id = $1::bigint FOR UPDATE", 1, p);
+	/* 'none': standard without a check of ours (verified before this system) */
+	r = db_query(c, "SELECT level IN ('standard', 'confirmed') AND data_status IN ('verified', 'none')"
+			" FROM accounts WHERE id = $1::bigint FOR UPDATE", 1, p);
 	if (!r)
 		goto fail;
 	if (!PQntuples(r)) {
 		error("no account %lld", account);
 		goto fail;
 	}
+	verified = !strcmp(PQgetvalue(r, 0, 0), "t");
 	PQclear(r);
 	r = db_query(c, "SELECT id, code_hmac, attempts, expires_at <= now() FROM activation_codes"
 			" WHERE account_id = $1::bigint AND status = 'live' FOR UPDATE", 1, p);
@@ -206,6 +215,14 @@ CMD(cmd_redeem)
 			goto fail;
 		ret = report(ctx, account, "expired", -1,
 			     "the activation code has expired; request a new letter");
+		goto out;
+	}
+	if (!verified) {
+		/* the letter proves the address, not data nobody has checked yet */
+		db_rollback(c);
+		ret = report(ctx, account, "not-verified", -1,
+			     "the personal data in the account is not verified (changed since the"
+			     " letter and being checked, or rejected); the code can be used once it is");
 		goto out;
 	}
 	if (hex_to_mac(PQgetvalue(r, 0, 1), want)) {

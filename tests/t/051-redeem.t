@@ -44,6 +44,19 @@ is "$OUT" wrong "reported as wrong"
 like "$ERR" "2 attempts left" "says how many attempts are left"
 is "$(attempts "$a1")" "1/live" "one attempt counted"
 
+# data edited since the letter (checks pending) or rejected: the code waits,
+# unspent; the right code works once the data is verified again
+for st in pending rejected; do
+	sql "UPDATE accounts SET data_status = '$st' WHERE id = $a1" >/dev/null
+	ebl redeem "$a1" "$c1"
+	is "$RC" 65 "data $st: exit 65"
+	is "$OUT" not-verified "data $st: reported as not verified"
+	like "$ERR" "not verified" "data $st: with a clear message"
+	is "$(attempts "$a1")" "1/live" "data $st: code still live, no attempt counted"
+	is "$(sql "SELECT level FROM accounts WHERE id = $a1")" standard "data $st: account not confirmed"
+done
+sql "UPDATE accounts SET data_status = 'verified' WHERE id = $a1" >/dev/null
+
 # success with spaces and hyphens
 ebl redeem "$a1" "${c1:0:4} ${c1:4:4}-${c1:8:4} ${c1:12:4}"
 is "$RC" 0 "right code: exit 0"
