@@ -63,7 +63,8 @@ static const char *val(PGresult *res, int i, enum col c)
 }
 
 /* Validate one record and write it. 1 written, 0 refused (reason in why,
- * naming the field, never its value), -1 writer error. */
+ * in the citizen's Russian: the field and what to fix, never its value),
+ * -1 writer error. */
 static int write_record(struct run *r, xmlTextWriterPtr w, PGresult *res, int i, char *why,
 			size_t wn)
 {
@@ -79,37 +80,37 @@ static int write_record(struct run *r, xmlTextWriterPtr w, PGresult *res, int i,
 		return 0;                            \
 	} while (0)
 	if (!fv)
-		REFUSE("family name: missing");
+		REFUSE("Фамилия: не указана");
 	if (valid_name(fv, family, sizeof family, &e) < 0)
-		REFUSE("family name: %s", e);
+		REFUSE("Фамилия: %s", valid_why_ru(e));
 	if (!nv)
-		REFUSE("first name: missing");
+		REFUSE("Имя: не указано");
 	if (valid_name(nv, first, sizeof first, &e) < 0)
-		REFUSE("first name: %s", e);
+		REFUSE("Имя: %s", valid_why_ru(e));
 	patr[0] = '\0';
 	if (p && *p && valid_name(p, patr, sizeof patr, &e) < 0)
-		REFUSE("patronymic: %s", e);
+		REFUSE("Отчество: %s", valid_why_ru(e));
 	if (!birth || valid_date(birth, &y, &m, &d) < 0)
-		REFUSE("birth date: missing");
+		REFUSE("Дата рождения: не указана или указана неверно");
 	if (pfr) {
 		const char *sv = val(res, i, C_SNILS), *g = val(res, i, C_GENDER);
 		if (!sv)
-			REFUSE("snils: missing");
+			REFUSE("СНИЛС: не указан");
 		if (valid_snils(sv, snils, sizeof snils, &e) < 0)
-			REFUSE("snils: %s", e);
+			REFUSE("СНИЛС: %s", valid_why_ru(e));
 		if (!g || (strcmp(g, "M") && strcmp(g, "F")))
-			REFUSE("gender: missing");
+			REFUSE("Пол: не указан");
 	} else {
 		const char *se = val(res, i, C_SERIES), *nu = val(res, i, C_NUMBER);
 		const char *is = val(res, i, C_ISSUED), *co = val(res, i, C_ISSUER);
 		char sernum[16];
 		if (!se || !nu || !is || !co)
-			REFUSE("passport: incomplete");
+			REFUSE("Паспорт: укажите серию, номер, дату выдачи и код подразделения");
 		snprintf(sernum, sizeof sernum, "%s %s", se, nu);
 		if (valid_passport(sernum, is, birth, co, NULL, pass, sizeof pass, &e) < 0)
-			REFUSE("passport: %s", e);
+			REFUSE("Паспорт: %s", valid_why_ru(e));
 		if (valid_issuer_code(co, issuer, sizeof issuer, &e) < 0)
-			REFUSE("passport issuer code: %s", e);
+			REFUSE("Код подразделения: %s", valid_why_ru(e));
 	}
 #undef REFUSE
 
@@ -327,7 +328,7 @@ int one_packet(struct run *r)
 			break;
 		got += rows;
 		for (int i = 0; i < rows && !full; i++) {
-			char why[160];
+			char why[256];
 			int before = xmlBufferLength(r->xbuf), wr;
 			long long cid = atoll(val(res, i, C_ID));
 

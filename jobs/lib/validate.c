@@ -297,3 +297,33 @@ int valid_tracking(const char *in, char *out, size_t n, const char **why)
 	}
 	return 0;
 }
+
+/* Reasons reach citizens in their check-failed notice, in Russian like the
+ * agencies' answers; operators see the same text on the check. */
+const char *valid_why_ru(const char *why)
+{
+	static const char *const ru[][2] = {
+		{ "SNILS must have 11 digits", "номер должен состоять из 11 цифр" },
+		{ "SNILS check number does not match", "контрольное число не сходится, проверьте номер" },
+		{ "issuer code must be XXX-XXX", "код должен иметь вид XXX-XXX" },
+		{ "passport must be a 4-digit series and a 6-digit number",
+		  "серия должна состоять из 4 цифр, номер из 6 цифр" },
+		{ "issue date is not a valid YYYY-MM-DD date", "дата выдачи указана неверно" },
+		{ "issue date is in the future", "дата выдачи ещё не наступила" },
+		{ "birth date is not a valid YYYY-MM-DD date", "дата рождения указана неверно" },
+		{ "holder was under 14 on the issue date",
+		  "паспорт выдан до 14 лет, укажите данные действующего паспорта" },
+		{ "name is empty", "не указано" },
+		{ "name is longer than 100 bytes", "слишком длинное" },
+		{ "name is not valid UTF-8", "содержит недопустимые символы" },
+		{ "name may hold only letters, digits, hyphen, space, apostrophe, dot",
+		  "допустимы только буквы, цифры, дефис, пробел, апостроф и точка" },
+		{ "name mixes Cyrillic and Latin letters", "написано вперемешку кириллицей и латиницей" },
+		{ "name has no letters", "не содержит ни одной буквы" },
+	};
+
+	for (size_t i = 0; i < sizeof(ru) / sizeof(ru[0]); i++)
+		if (!strcmp(why, ru[i][0]))
+			return ru[i][1];
+	return why;
+}

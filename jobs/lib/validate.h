@@ -30,5 +30,8 @@ int valid_tracking(const char *in, char *out, size_t n, const char **why);
 int tracking_check_digit(const char *thirteen_digits);
 /* YYYY-MM-DD, a real calendar date. */
 int valid_date(const char *in, int *y, int *m, int *d);
+/* The citizen's wording (Russian, what to fix) of a reason above; an
+ * unknown reason comes back as it is. */
+const char *valid_why_ru(const char *why);
 
 #endif

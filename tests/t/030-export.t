@@ -92,7 +92,7 @@ for id in $(grep -E ',(bad_snils|mixed_name)$' "$T/reg/fates.csv" | cut -d, -f1)
 	grep -qx "$c" "$T/pfr.ids" && sent_bad=$((sent_bad + 1))
 done
 is "$sent_bad" 0 "no refused check appears in any packet"
-like "$(sql "SELECT DISTINCT reason FROM checks WHERE result = 'local_invalid' ORDER BY 1")" "snils: .*check number" "the reason names the field"
+like "$(sql "SELECT DISTINCT reason FROM checks WHERE result = 'local_invalid' ORDER BY 1")" "СНИЛС: контрольное число не сходится" "the reason names the field and what to fix, in Russian"
 is "$(sql "SELECT count(*) FROM checks c JOIN accounts a ON a.id = c.account_id WHERE c.result = 'local_invalid' AND (a.data_status <> 'rejected' OR a.data_reject_reason IS NULL)")" 0 "their accounts are rejected with a reason"
 is "$(sql "SELECT count(*) FROM checks c WHERE c.result = 'local_invalid' AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event = 'check_failed' AND n.event_key = 'check_failed:' || c.id AND n.payload->>'reason' = c.reason)")" 0 "each has a check_failed notice with the reason"
 is "$(sql "SELECT count(*) FROM notifications WHERE batch_id IS NULL")" 0 "notices carry the batch"
