@@ -148,18 +148,23 @@ static int settle(struct run *r, const char *path, const char *spool, const char
  * batch row counts it and lists it for rerun. Nothing else changes. */
 static int quarantine(struct run *r, const char *path, const char *agency, const struct why *w)
 {
-	char *copy = xstrdup(path), *name = basename(copy);
-	char *dir = agency_dir(r->cfg, "rejected", agency);
-	char *reason = xasprintf("%s/%s.reason", dir, name);
+	char *dir = agency_dir(r->cfg, "rejected", agency), *target = NULL, *reason = NULL, *name;
 	char *text = xasprintf("%s\nfile: %s\nbatch: %lld\n%s%s", w->what, path, r->b.id,
 			       w->detail, *w->detail ? "\n" : "");
-	const char *p[4] = { r->batch_id, agency, name, w->what };
+	const char *p[4] = { r->batch_id, agency, NULL, w->what };
 	char q[256];
 	int ret = -1;
 
+	if (mkdir_p(dir, 0700))
+		goto out;
+	/* the name it will have there (another packet of the same name stays) */
+	target = move_target(path, dir);
+	reason = xasprintf("%s.reason", target);
+	name = strrchr(target, '/') + 1;
+	p[2] = name;
 	log_event(LOG_LVL_WARN, "import.rejected", "file=%s agency=%s reason=%s", name, agency,
 		  log_quote(w->what, q, sizeof(q)));
-	if (mkdir_p(dir, 0700) || atomic_write(reason, text, strlen(text), 0600))
+	if (atomic_write(reason, text, strlen(text), 0600))
 		goto out;
 	if (settle(r, path, "rejected", agency))
 		goto out;
@@ -174,8 +179,8 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 out:
 	free(text);
 	free(reason);
+	free(target);
 	free(dir);
-	free(copy);
 	return ret;
 }
 

@@ -195,16 +195,63 @@ int atomic_write_wait(struct atomic_bg *bg)
 	return bg->ret;
 }
 
+/* 1 when the two files hold the same bytes, 0 when not (or unreadable). */
+static int same_bytes(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	char ba[65536], bb[65536];
+	int same = fa && fb;
+
+	while (same) {
+		size_t na = fread(ba, 1, sizeof(ba), fa), nb = fread(bb, 1, sizeof(bb), fb);
+
+		same = na == nb && !memcmp(ba, bb, na) && !ferror(fa) && !ferror(fb);
+		if (na < sizeof(ba))
+			break;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	return same;
+}
+
+char *move_target(const char *src, const char *dstdir)
+{
+	char *copy = xstrdup(src), *name = basename(copy), *dot = strrchr(name, '.');
+	char *to = xasprintf("%s/%s", dstdir, name);
+
+	/* NAME.xml, then NAME.2.xml, NAME.3.xml...: a different file of the
+	 * same name never replaces one kept before */
+	for (int n = 2; !access(to, F_OK) && !same_bytes(src, to) && n < 1000; n++) {
+		free(to);
+		if (dot && dot != name)
+			to = xasprintf("%s/%.*s.%d%s", dstdir, (int)(dot - name), name, n, dot);
+		else
+			to = xasprintf("%s/%s.%d", dstdir, name, n);
+	}
+	free(copy);
+	return to;
+}
+
 int move_into(const char *src, const char *dstdir, char **dst)
 {
-	char *copy = xstrdup(src), *to, *srcdir;
+	char *to = NULL, *srcdir = dir_of(src);
 	int ret = -1;
 
-	to = xasprintf("%s/%s", dstdir, basename(copy));
-	srcdir = dir_of(src);
 	if (mkdir_p(dstdir, 0700))
 		goto out;
-	if (rename(src, to)) {
+	to = move_target(src, dstdir);
+	if (!access(to, F_OK)) {
+		/* the same bytes are already kept there (a move cut short by a
+		 * crash, or the same packet again): the source is not needed */
+		if (unlink(src)) {
+			error("cannot remove \"%s\": %s", src, strerror(errno));
+			goto out;
+		}
+	} else if (renameat2(AT_FDCWD, src, AT_FDCWD, to, RENAME_NOREPLACE) &&
+		   (errno != EINVAL || link(src, to) || unlink(src))) {
+		/* EINVAL: a file system without RENAME_NOREPLACE; link() never replaces either */
 		error("cannot move \"%s\" to \"%s\": %s", src, dstdir, strerror(errno));
 		goto out;
 	}
@@ -216,7 +263,6 @@ out:
 		*dst = to;
 	else
 		free(to);
-	free(copy);
 	free(srcdir);
 	return ret;
 }

@@ -47,8 +47,13 @@ int fsync_dir(const char *dir);
 /* mkdir -p of the folder holding path (0755). */
 int mkdir_p_parent(const char *path);
 /* Rename src into folder dstdir (same file system), fsync both folders.
- * The new path is returned in *dst if dst is not NULL (caller frees). */
+ * Nothing kept there is ever replaced: when dstdir already holds the same
+ * bytes under that name, src is removed; a different file of that name is
+ * kept and src becomes NAME.2.EXT (.3, ...). The path src now has is
+ * returned in *dst if dst is not NULL (caller frees). */
 int move_into(const char *src, const char *dstdir, char **dst);
+/* The path move_into() would give src in dstdir (caller frees). */
+char *move_target(const char *src, const char *dstdir);
 /* Remove temporaries left by writers that died (their pid is gone). */
 int atomic_sweep(const char *dir);
 

@@ -15,6 +15,18 @@ hostile_setup
 printf '<SnilsValidationResponse xmlns="http://kvs.pfr.com/snils-validation/1.0.1"><Result>' | put pfr broken.xml
 expect broken.xml pfr "^unsafe or malformed XML" "malformed XML"
 
+# a different file under a name already in rejected/ is kept beside it, never over it
+cp "$SP/rejected/pfr/broken.xml" "$T/broken.first"
+printf '<Nope>' | put pfr broken.xml
+expect broken.2.xml pfr "^unsafe or malformed XML" "a second, different broken.xml"
+cmp -s "$T/broken.first" "$SP/rejected/pfr/broken.xml"
+ok $? "the first broken.xml is kept as it was"
+is "$(sql "SELECT params->'rejected'->0->>'file' FROM batches WHERE job = 'import-responses' ORDER BY id DESC LIMIT 1")" broken.2.xml "the batch lists it under the name it got"
+# the same bytes again: kept once
+cp "$T/broken.first" "$SP/inbox/pfr/broken.xml"
+expect broken.xml pfr "^unsafe or malformed XML" "the first broken.xml again"
+is "$(ls "$SP/rejected/pfr" | grep -c '^broken')" 4 "two files and their reasons, nothing more"
+
 put pfr laughs.xml <<'X'
 <?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -63,5 +75,5 @@ f=$(fresh pfr expired)
 expect "$(basename "$f")" pfr "^signature refused" "expired signer certificate"
 like "$(head -1 "$SP/rejected/pfr/$(basename "$f").reason")" "certificate expired" "expired: named in the details"
 
-hostile_finish 7
+hostile_finish 9
 done_testing
