@@ -16,6 +16,9 @@
  *                     rejected/<agency>/NAME whose NAME.reason has a line
  *                     "batch: <id>" (rejected files that never got a row);
  *   print-letters     everything under print/<batch id>/.
+ *
+ * Held back until it may leave (see HELD_CODES): a print batch with a code
+ * that can still be redeemed.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -55,6 +58,10 @@ static const char help[] =
 	"MANIFEST.p7s (detached CMS signature made with [signer] key/cert) and the\n"
 	"files. The archive is written atomically, read back and checked, recorded\n"
 	"in the database, and only then are the original files removed.\n"
+	"\n"
+	"A print-letters batch is held back while any activation code printed in it\n"
+	"can still be redeemed (until each is used, revoked, blocked or expired).\n"
+	"The log line archive.held counts the batches held back.\n"
 	"\n"
 	"  --older-than DAYS  only batches finished at least DAYS days ago\n"
 	"                     (default: [archive] older_than)\n"
@@ -730,18 +737,58 @@ static void sweep_all(const char *dir)
 	free(years);
 }
 
-#define CANDIDATES                                                                             \
+#define FINISHED                                                                               \
 	" FROM batches b WHERE b.status IN ('succeeded', 'failed', 'partial', 'abandoned')"    \
 	" AND b.job IN ('export-checks', 'import-responses', 'print-letters')"                 \
 	" AND b.finished_at <= now() - make_interval(days => $1::int)"                         \
 	" AND NOT EXISTS (SELECT 1 FROM archives a WHERE a.batch_id = b.id)"
 
+/* A print batch waits while a code in its letters.pdf can still be redeemed
+ * (redeem.c: live and not past expires_at): archives go to auditors. The
+ * account_id join lets activation_codes_one_live find the live codes. */
+#define HELD_CODES                                                                             \
+	" (b.job = 'print-letters' AND EXISTS (SELECT 1 FROM letters l"                        \
+	"  JOIN activation_codes k ON k.account_id = l.account_id AND k.letter_id = l.id"      \
+	"  WHERE l.batch_id = b.id AND k.status = 'live' AND k.expires_at > now()))"
+
+#define CANDIDATES FINISHED " AND NOT" HELD_CODES
+
+/* Batches held back (none archived), for the log: counts only. */
+struct held {
+	long long codes;
+};
+
+static void log_held(const struct held *h)
+{
+	if (h->codes)
+		log_event(LOG_LVL_INFO, "archive.held", "print_batches=%lld", h->codes);
+}
+
+/* What a run would do: batches to archive plus archives whose originals are
+ * still to be removed (todo), and the finished batches held back. */
+static int count_work(PGconn *c, const char *const *p, long long *todo, struct held *h)
+{
+	PGresult *r = db_query(c,
+		"SELECT count(*) FILTER (WHERE NOT codes)"
+		" + (SELECT count(*) FROM archives WHERE cleaned_at IS NULL),"
+		" count(*) FILTER (WHERE codes)"
+		" FROM (SELECT" HELD_CODES " AS codes" FINISHED ") x", 1, p);
+
+	if (!r)
+		return -1;
+	*todo = atoll(PQgetvalue(r, 0, 0));
+	h->codes = atoll(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return 0;
+}
+
 CMD(cmd_archive)
 {
 	struct run R = { 0 };
 	struct progress prog;
-	long long days = -1;
-	char *params = NULL, *todo = NULL, dayss[24];
+	struct held held = { 0 };
+	long long days = -1, todo = 0;
+	char *params = NULL, dayss[24];
 	const char *p[1] = { dayss };
 	const char *comp;
 	PGresult *r = NULL;
@@ -778,12 +825,14 @@ CMD(cmd_archive)
 	snprintf(dayss, sizeof(dayss), "%lld", days);
 
 	/* nothing to do: say so quickly, leave no ledger noise */
-	todo = db_scalar(R.c, "SELECT (SELECT count(*)" CANDIDATES ")"
-			      " + (SELECT count(*) FROM archives WHERE cleaned_at IS NULL)", 1, p);
-	if (!todo)
+	if (count_work(R.c, p, &todo, &held))
 		goto out;
-	if (!strcmp(todo, "0")) {
-		if (log_verbosity() >= 0)
+	if (!todo) {
+		log_held(&held);
+		if (log_verbosity() >= 0 && held.codes)
+			printf("nothing to archive (%lld batch%s held back, see the log)\n",
+			       held.codes, held.codes == 1 ? "" : "es");
+		else if (log_verbosity() >= 0)
 			printf("nothing to archive (no finished batch older than %lld day%s)\n", days,
 			       days == 1 ? "" : "s");
 		ret = 0;
@@ -813,6 +862,7 @@ CMD(cmd_archive)
 	default:
 		goto out;
 	}
+	log_held(&held);
 	sweep_all(R.dir);
 	if (finish_cleanups(&R))
 		goto out;
@@ -843,7 +893,6 @@ out:
 		batch_finish(R.c, &R.b, ret ? "failed" : "succeeded",
 			     ret ? "archiving failed; see the log" : NULL);
 	PQclear(r);
-	free(todo);
 	free(params);
 	if (R.key) {
 		memset(R.key, 0, R.keylen);
