@@ -17,8 +17,9 @@
  *                     "batch: <id>" (rejected files that never got a row);
  *   print-letters     everything under print/<batch id>/.
  *
- * Held back until it may leave (see HELD_CODES): a print batch with a code
- * that can still be redeemed.
+ * Held back until it may leave (HELD_CODES, HELD_UPLOAD): a print batch with
+ * a code that can still be redeemed, an export batch with a packet not yet
+ * uploaded.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -60,7 +61,9 @@ static const char help[] =
 	"in the database, and only then are the original files removed.\n"
 	"\n"
 	"A print-letters batch is held back while any activation code printed in it\n"
-	"can still be redeemed (until each is used, revoked, blocked or expired).\n"
+	"can still be redeemed (until each is used, revoked, blocked or expired);\n"
+	"an export-checks batch while a packet of it waits to be uploaded to an\n"
+	"agency with upload_url (status written).\n"
 	"The log line archive.held counts the batches held back.\n"
 	"\n"
 	"  --older-than DAYS  only batches finished at least DAYS days ago\n"
@@ -751,17 +754,39 @@ static void sweep_all(const char *dir)
 	"  JOIN activation_codes k ON k.account_id = l.account_id AND k.letter_id = l.id"      \
 	"  WHERE l.batch_id = b.id AND k.status = 'live' AND k.expires_at > now()))"
 
-#define CANDIDATES FINISHED " AND NOT" HELD_CODES
+/* An export batch waits while a packet of it is still to be uploaded to an
+ * agency with upload_url ($2, comma-separated; export_checks.c uploads the
+ * 'written' ones): its outbox file is the only copy. Agencies without
+ * upload_url take their packets from the outbox by other means. */
+#define HELD_UPLOAD                                                                            \
+	" (b.job = 'export-checks' AND EXISTS (SELECT 1 FROM packets q"                        \
+	"  WHERE q.batch_id = b.id AND q.direction = 'request' AND q.status = 'written'"      \
+	"  AND q.agency = ANY (string_to_array($2, ','))))"
+
+#define CANDIDATES FINISHED " AND NOT" HELD_CODES " AND NOT" HELD_UPLOAD
+
+/* "pfr,fms": the agencies with upload_url (the list status.c keeps too). */
+static void upload_agencies(const struct config *cfg, char *buf, size_t len)
+{
+	static const char *const agencies[] = { "pfr", "fms" };
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(agencies) / sizeof(agencies[0]); i++)
+		if (*cfg_str(cfg, agencies[i], "upload_url") && n < len)
+			n += snprintf(buf + n, len - n, "%s%s", n ? "," : "", agencies[i]);
+}
 
 /* Batches held back (none archived), for the log: counts only. */
 struct held {
-	long long codes;
+	long long codes, upload;
 };
 
 static void log_held(const struct held *h)
 {
-	if (h->codes)
-		log_event(LOG_LVL_INFO, "archive.held", "print_batches=%lld", h->codes);
+	if (h->codes || h->upload)
+		log_event(LOG_LVL_INFO, "archive.held", "print_batches=%lld export_batches=%lld",
+			  h->codes, h->upload);
 }
 
 /* What a run would do: batches to archive plus archives whose originals are
@@ -769,15 +794,17 @@ static void log_held(const struct held *h)
 static int count_work(PGconn *c, const char *const *p, long long *todo, struct held *h)
 {
 	PGresult *r = db_query(c,
-		"SELECT count(*) FILTER (WHERE NOT codes)"
+		"SELECT count(*) FILTER (WHERE NOT codes AND NOT upload)"
 		" + (SELECT count(*) FROM archives WHERE cleaned_at IS NULL),"
-		" count(*) FILTER (WHERE codes)"
-		" FROM (SELECT" HELD_CODES " AS codes" FINISHED ") x", 1, p);
+		" count(*) FILTER (WHERE codes), count(*) FILTER (WHERE upload)"
+		" FROM (SELECT" HELD_CODES " AS codes," HELD_UPLOAD " AS upload" FINISHED ") x",
+		2, p);
 
 	if (!r)
 		return -1;
 	*todo = atoll(PQgetvalue(r, 0, 0));
 	h->codes = atoll(PQgetvalue(r, 0, 1));
+	h->upload = atoll(PQgetvalue(r, 0, 2));
 	PQclear(r);
 	return 0;
 }
@@ -788,8 +815,8 @@ CMD(cmd_archive)
 	struct progress prog;
 	struct held held = { 0 };
 	long long days = -1, todo = 0;
-	char *params = NULL, dayss[24];
-	const char *p[1] = { dayss };
+	char *params = NULL, dayss[24], uploads[16];
+	const char *p[2] = { dayss, uploads };
 	const char *comp;
 	PGresult *r = NULL;
 	int ret = EXIT_FAILED, started = 0;
@@ -823,15 +850,16 @@ CMD(cmd_archive)
 	if (!R.c)
 		return EXIT_TEMPFAIL;
 	snprintf(dayss, sizeof(dayss), "%lld", days);
+	upload_agencies(R.cfg, uploads, sizeof(uploads));
 
 	/* nothing to do: say so quickly, leave no ledger noise */
 	if (count_work(R.c, p, &todo, &held))
 		goto out;
 	if (!todo) {
 		log_held(&held);
-		if (log_verbosity() >= 0 && held.codes)
+		if (log_verbosity() >= 0 && held.codes + held.upload)
 			printf("nothing to archive (%lld batch%s held back, see the log)\n",
-			       held.codes, held.codes == 1 ? "" : "es");
+			       held.codes + held.upload, held.codes + held.upload == 1 ? "" : "es");
 		else if (log_verbosity() >= 0)
 			printf("nothing to archive (no finished batch older than %lld day%s)\n", days,
 			       days == 1 ? "" : "s");
@@ -869,7 +897,7 @@ CMD(cmd_archive)
 	r = db_query(R.c,
 		"SELECT b.id, b.job,"
 		" to_char(b.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-		" to_char(b.finished_at AT TIME ZONE 'UTC', 'YYYY/MM')" CANDIDATES " ORDER BY b.id", 1, p);
+		" to_char(b.finished_at AT TIME ZONE 'UTC', 'YYYY/MM')" CANDIDATES " ORDER BY b.id", 2, p);
 	if (!r)
 		goto out;
 	progress_start(&prog, "batches archived", PQntuples(r));
