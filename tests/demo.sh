@@ -154,7 +154,7 @@ done
 step "notify again: the 'account confirmed' notices"
 run notify
 
-step "archive: signed, hash-chained archives of every finished batch"
+step "archive: signed, hash-chained archives of the finished batches (the print batch waits while its codes are live)"
 run archive --older-than 0
 find "$VAR/spool/archive" -type f | sort | sed 's/^/  /'
 
