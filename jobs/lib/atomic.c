@@ -195,8 +195,7 @@ int atomic_write_wait(struct atomic_bg *bg)
 	return bg->ret;
 }
 
-/* 1 when the two files hold the same bytes, 0 when not (or unreadable). */
-static int same_bytes(const char *a, const char *b)
+int same_bytes(const char *a, const char *b)
 {
 	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
 	char ba[65536], bb[65536];
@@ -216,20 +215,27 @@ static int same_bytes(const char *a, const char *b)
 	return same;
 }
 
-char *move_target(const char *src, const char *dstdir)
+char *free_name(const char *dir, const char *name, const char *src)
 {
-	char *copy = xstrdup(src), *name = basename(copy), *dot = strrchr(name, '.');
-	char *to = xasprintf("%s/%s", dstdir, name);
+	const char *dot = strrchr(name, '.');
+	char *to = xasprintf("%s/%s", dir, name);
 
 	/* NAME.xml, then NAME.2.xml, NAME.3.xml...: a different file of the
 	 * same name never replaces one kept before */
 	for (int n = 2; !access(to, F_OK) && !same_bytes(src, to) && n < 1000; n++) {
 		free(to);
 		if (dot && dot != name)
-			to = xasprintf("%s/%.*s.%d%s", dstdir, (int)(dot - name), name, n, dot);
+			to = xasprintf("%s/%.*s.%d%s", dir, (int)(dot - name), name, n, dot);
 		else
-			to = xasprintf("%s/%s.%d", dstdir, name, n);
+			to = xasprintf("%s/%s.%d", dir, name, n);
 	}
+	return to;
+}
+
+char *move_target(const char *src, const char *dstdir)
+{
+	char *copy = xstrdup(src), *to = free_name(dstdir, basename(copy), src);
+
 	free(copy);
 	return to;
 }

@@ -54,6 +54,11 @@ int mkdir_p_parent(const char *path);
 int move_into(const char *src, const char *dstdir, char **dst);
 /* The path move_into() would give src in dstdir (caller frees). */
 char *move_target(const char *src, const char *dstdir);
+/* dir/name, or the first of dir/NAME.2.EXT, .3, ... that is free or holds
+ * the same bytes as file src (caller frees). */
+char *free_name(const char *dir, const char *name, const char *src);
+/* 1 when the two files hold the same bytes, 0 when not (or unreadable). */
+int same_bytes(const char *a, const char *b);
 /* Remove temporaries left by writers that died (their pid is gone). */
 int atomic_sweep(const char *dir);
 

@@ -113,13 +113,20 @@ static int good_name(const char *s)
 	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-static int present_in(const char *dir, const char *name)
+/* 1 when dir/name exists; with same, 1 only when it holds the same bytes. */
+static int present_in(const char *dir, const char *name, const char *same)
 {
 	char *p = xasprintf("%s/%s", dir, name);
-	int there = access(p, F_OK) == 0;
+	int there = access(p, F_OK) == 0 && (!same || same_bytes(same, p));
 
 	free(p);
 	return there;
+}
+
+static int kept(const struct dl *d, const char *name, const char *same)
+{
+	return present_in(d->inbox, name, same) || present_in(d->processed, name, same) ||
+	       present_in(d->rejected, name, same);
 }
 
 /* DELETE NAME on the server; a failure is a warning (offered again next time,
@@ -141,8 +148,9 @@ out:
 	free(s.buf);
 }
 
-/* Fetch one file into the inbox. DOWNLOAD_OK (fetched or skipped with a
- * warning, *fetched says which) or DOWNLOAD_TRANSIENT/REFUSED for the run. */
+/* Fetch one file into the inbox. DOWNLOAD_OK (*fetched: 1 fetched, 2 the
+ * same bytes already kept, 0 skipped with a warning) or
+ * DOWNLOAD_TRANSIENT/REFUSED for the run. */
 static int fetch(struct dl *d, const char *name, int *fetched)
 {
 	char *url = xasprintf("%s%s", d->base, name);
@@ -180,6 +188,28 @@ static int fetch(struct dl *d, const char *name, int *fetched)
 			status);
 		ret = DOWNLOAD_OK;
 		goto out;
+	}
+	if (kept(d, name, NULL)) {
+		/* A name already kept here: the same bytes (fetched before a
+		 * crash cut the DELETE short) are dropped; a different packet
+		 * under a reused name is kept beside the other, never lost. */
+		if (fflush(af.fp)) {
+			error("cannot write \"%s\": %s", af.tmp, strerror(errno));
+			atomic_abort(&af);
+			goto out;
+		}
+		if (kept(d, name, af.tmp)) {
+			atomic_abort(&af);
+			log_event(LOG_LVL_INFO, "download.present", "agency=%s file=%s", d->agency, name);
+			*fetched = 2;
+			forget(d, url, name);
+			ret = DOWNLOAD_OK;
+			goto out;
+		}
+		free(af.path);
+		af.path = free_name(d->inbox, name, af.tmp);
+		log_event(LOG_LVL_WARN, "download.name_reused", "agency=%s file=%s kept_as=%s", d->agency,
+			  name, strrchr(af.path, '/') + 1);
 	}
 	if (atomic_commit(&af))
 		goto out;
@@ -257,22 +287,15 @@ int download_agency(const struct config *cfg, const char *agency, struct downloa
 			stats->skipped++;
 			continue;
 		}
-		if (present_in(d.inbox, line) || present_in(d.processed, line) ||
-		    present_in(d.rejected, line)) {
-			log_event(LOG_LVL_INFO, "download.present", "agency=%s file=%s", agency, line);
-			stats->present++;
-			char *url = xasprintf("%s%s", d.base, line);
-			forget(&d, url, line);
-			free(url);
-			continue;
-		}
 		st = fetch(&d, line, &fetched);
 		if (st != DOWNLOAD_OK) {
 			ret = st;
 			goto out;
 		}
-		if (fetched)
+		if (fetched == 1)
 			stats->fetched++;
+		else if (fetched == 2)
+			stats->present++;
 		else
 			stats->skipped++;
 	}

@@ -97,12 +97,28 @@ eb import-responses
 is "$RC/$OUT" "0/nothing to import" "a second run downloads nothing"
 is "$(grep -vc '^GET /\(pfr\|fms\)/ ' "$LOG")" 0 "it only asks for the listings"
 
-# a name already imported is not fetched again, only deleted on the server
-cp "$T/sent-pfr/$(ls "$T/sent-pfr" | head -1)" "$BOX/pfr/"
+# a name already imported: fetched only to compare, the same bytes are
+# dropped and deleted on the server
+first=$(ls "$T/sent-pfr" | head -1)
+cp "$T/sent-pfr/$first" "$BOX/pfr/"
 : >"$LOG"
 eb import-responses
-is "$RC/$OUT" "0/nothing to import" "a packet already in processed/ is not downloaded again"
-is "$(grep -c '^GET /pfr/[^ ]' "$LOG")/$(grep -c '^DELETE /pfr/' "$LOG")/$(ls "$BOX/pfr" | wc -l)" 0/1/0 "but deleted on the server"
+is "$RC/$OUT" "0/nothing to import" "a packet already in processed/ is not imported again"
+is "$(grep -c '^GET /pfr/[^ ]' "$LOG")/$(grep -c '^DELETE /pfr/' "$LOG")/$(ls "$BOX/pfr" | wc -l)" 1/1/0 "fetched once to compare, then deleted on the server"
+is "$(ls "$SP/inbox/pfr" | wc -l)" 0 "nothing left in the inbox"
+
+# a different file under that name is never dropped: it is imported (here
+# refused: its PacketId is taken) and kept beside the first one
+{ cat "$T/sent-pfr/$first"; printf '<!-- another -->\n'; } >"$BOX/pfr/$first"
+: >"$LOG"
+eb import-responses
+is "$RC" 65 "a different packet under a reused name: imported, refused"
+cmp -s "$T/sent-pfr/$first" "$SP/processed/pfr/$first"
+ok $? "the first one stays in processed/ as it was"
+[ -f "$SP/rejected/pfr/$first" ] && grep -q "another" "$SP/rejected/pfr/$first"
+ok $? "the second one is kept in rejected/"
+like "$(head -1 "$SP/rejected/pfr/$first.reason")" "already used by a different packet" "with the reason"
+is "$(grep -c '^DELETE /pfr/' "$LOG")/$(ls "$BOX/pfr" | wc -l)" 1/0 "and deleted on the server once it is kept"
 
 # hostile offers: an oversize file (with and without Content-Length), bad names
 head -c 150000 /dev/zero | tr '\0' x >"$BOX/pfr/big.xml"
