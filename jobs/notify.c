@@ -564,7 +564,7 @@ CMD(cmd_notify)
 			free(due);
 			if (ctx->json)
 				puts("{\"batch\":null,\"sent\":0,\"retry\":0,\"dead\":0,\"down\":false}");
-			else
+			else if (ctx->verbosity >= 0) /* -q: cron mails any output */
 				printf("nothing to do: no notices due%s%s\n", only ? " on " : "",
 				       only ? only : "");
 			ret = 0;
@@ -632,7 +632,7 @@ CMD(cmd_notify)
 	if (ctx->json)
 		printf("{\"batch\":%lld,\"sent\":%lld,\"retry\":%lld,\"dead\":%lld,\"down\":%s}\n",
 		       r.b.id, r.sent, r.retried, r.dead, r.down ? "true" : "false");
-	else
+	else if (ctx->verbosity >= 0)
 		printf("batch %lld: sent %lld, to retry %lld, dead %lld%s\n", r.b.id, r.sent,
 		       r.retried, r.dead, r.down ? " (server unreachable, rest deferred)" : "");
 out:

@@ -3,7 +3,7 @@
 # decodes subject and body back to the exact Russian text; one connection for
 # the whole run; stable Message-ID on a resend; refused recipient dead at
 # once, a 451 retried with backoff and dead after max_attempts; addresses
-# never in the log.
+# never in the log; -q (cron, every minute) prints nothing on stdout.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$TOP/tests/lib/notify.sh"
 
@@ -19,6 +19,8 @@ is "$RC" 2 "--limit 0 is a usage error"
 eb notify
 is "$RC" 0 "an empty outbox: exit 0"
 like "$OUT" "nothing to do" "and says so"
+eb -q notify
+is "$RC/$OUT" "0/" "-q with an empty outbox: exit 0, nothing on stdout (cron would mail it)"
 
 start_smtp smtp
 CONFIG_EXTRA="[smtp]
@@ -135,8 +137,9 @@ unlike "$ERR" "ivan|anna|citizen|petrov|smirnova" "the log names no address"
 
 # a resend (as after a crash before the commit) carries the same Message-ID
 sql "UPDATE notifications SET status = 'pending', next_attempt_at = now() WHERE id = $ls"
-eb notify --channel email
+eb --quiet notify --channel email
 is "$RC" 0 "a resend run exits 0"
+is "$OUT" "" "--quiet: no summary on stdout after sending"
 M=$(mails "$SMTP_DIR")
 is "$(printf '%s\n' "$M" | grep -c "\"message_id\": \"<esia-notice-$ls@gosuslugi.example>\"")" 2 \
 	"the resent message has the same Message-ID"
