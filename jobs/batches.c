@@ -66,6 +66,18 @@ static void print_result(PGresult *r, int json)
 	free(w);
 }
 
+/* The ledger's statuses (schema 001); anything else would silently match no row. */
+static int known_status(const char *s)
+{
+	static const char *const statuses[] = { "running", "succeeded", "failed", "partial",
+						"abandoned" };
+
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		if (!strcmp(s, statuses[i]))
+			return 1;
+	return 0;
+}
+
 CMD(cmd_batches)
 {
 	const char *job = NULL, *status = NULL, *limit = "50";
@@ -91,8 +103,9 @@ CMD(cmd_batches)
 		else
 			return usage_error(list_usage, "unknown or incomplete option \"%s\"", argv[i]);
 	}
-	if (status && !strstr(" running succeeded failed partial abandoned ", status))
-		return usage_error(list_usage, "unknown status \"%s\"", status);
+	if (status && !known_status(status))
+		return usage_error(list_usage, "unknown status \"%s\" (running, succeeded, failed,"
+				   " partial or abandoned)", status);
 	c = ctx_connect(ctx);
 	if (!c)
 		return EXIT_TEMPFAIL;

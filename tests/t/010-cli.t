@@ -22,6 +22,17 @@ eb help migrate
 like "$OUT" "usage: esia-batch migrate" "help CMD shows the command's help"
 eb batches --bogus
 is "$RC" 2 "unknown option: exit 2"
+# --status is one of the statuses exactly: a part of one matched nothing, silently
+for s in run unning "running succeeded" "" Failed; do
+	eb batches --status "$s"
+	is "$RC" 2 "batches --status \"$s\": usage error"
+	like "$ERR" "unknown status \"$s\" \(running, succeeded, failed, partial or abandoned\)" \
+		"naming it and the valid statuses"
+done
+sql "INSERT INTO batches (job, status, finished_at) VALUES ('export-checks', 'failed', now())" >/dev/null
+eb batches --status failed
+is "$RC" 0 "batches --status failed exits 0"
+like "$OUT" "export-checks +failed" "and lists the failed batch"
 
 eb validate snils "112-233-445 95"
 is "$RC/$OUT" "0/11223344595" "validate snils valid, normalised"
