@@ -5,17 +5,110 @@
 #include "db.h"
 #include "err.h"
 
-/* libpq messages end in a newline; errors here are one line. */
-static const char *msg(PGconn *c)
+static const char *field(const PGresult *r, int code)
 {
-	static char buf[512];
-	size_t n;
+	const char *v = r ? PQresultErrorField(r, code) : NULL;
 
-	snprintf(buf, sizeof(buf), "%s", PQerrorMessage(c));
-	n = strlen(buf);
+	return v ? v : "";
+}
+
+/* The objects an error names: identifiers only, never values. */
+static void names(const PGresult *r, char *buf, size_t n)
+{
+	static const struct {
+		int code;
+		const char *key;
+	} f[] = {
+		{ PG_DIAG_CONSTRAINT_NAME, "constraint" },
+		{ PG_DIAG_TABLE_NAME, "table" },
+		{ PG_DIAG_COLUMN_NAME, "column" },
+	};
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && len < n; i++)
+		if (*field(r, f[i].code))
+			len += snprintf(buf + len, n - len, "%s%s=%s", len ? " " : "", f[i].key,
+					field(r, f[i].code));
+}
+
+/* The last server error as the ledger may keep it (batch_finish copies it into
+ * batches.error, which the auditor role reads): SQLSTATE and object names. */
+static struct {
+	PGconn *c;
+	char text[200];
+} last;
+
+static void remember(PGconn *c, const PGresult *r)
+{
+	char objs[160];
+
+	last.c = c;
+	last.text[0] = '\0';
+	if (!*field(r, PG_DIAG_SQLSTATE))
+		return;
+	names(r, objs, sizeof(objs));
+	snprintf(last.text, sizeof(last.text), "sqlstate=%s%s%s", field(r, PG_DIAG_SQLSTATE),
+		 *objs ? " " : "", objs);
+}
+
+const char *db_last_error(PGconn *c)
+{
+	return c && last.c == c ? last.text : "";
+}
+
+void db_forget_error(PGconn *c)
+{
+	if (last.c == c)
+		last.text[0] = '\0';
+}
+
+/* PostgreSQL's DETAIL of an integrity violation quotes the row ("Failing row
+ * contains (...)", every column) or the key ("Key (snils)=(...)"): personal
+ * data. Those name the constraint and table instead; other DETAILs stay. */
+static int withhold(const PGresult *r, char *why, size_t n)
+{
+	char objs[160];
+
+	if (!strncmp(field(r, PG_DIAG_SQLSTATE), "23", 2)) {
+		names(r, objs, sizeof(objs));
+		snprintf(why, n, "%s%s(row values withheld)", objs, *objs ? " " : "");
+		return 1;
+	}
+	if (!strncmp(field(r, PG_DIAG_MESSAGE_DETAIL), "Failing row contains", 20)) {
+		snprintf(why, n, "(row values withheld)");
+		return 1;
+	}
+	return 0;
+}
+
+static const char *trim(char *buf)
+{
+	size_t n = strlen(buf);
+
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	return buf;
+}
+
+/* The message of a failed statement, result r (NULL when libpq made none). */
+static const char *msg(PGconn *c, const PGresult *r)
+{
+	static char buf[512];
+	char why[200];
+	const char *text = r ? PQresultErrorMessage(r) : "";
+
+	remember(c, r);
+	if (withhold(r, why, sizeof(why)))
+		snprintf(buf, sizeof(buf), "%s:  %s\nDETAIL:  %s", field(r, PG_DIAG_SEVERITY),
+			 field(r, PG_DIAG_MESSAGE_PRIMARY), why);
+	else if (*text)
+		snprintf(buf, sizeof(buf), "%s", text);
+	else /* no result: the connection's own message, its first line only
+	      * (a server error it may still hold stays out) */
+		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(PQerrorMessage(c), "\n"),
+			 PQerrorMessage(c));
+	return trim(buf);
 }
 
 /* Statements a job runs for every packet are prepared on their connection
@@ -77,11 +170,15 @@ PGconn *db_connect(const struct config *cfg)
 	PGconn *c = PQconnectdb(ci);
 
 	if (PQstatus(c) != CONNECTION_OK) {
-		error("cannot connect to the database: %s", msg(c));
+		char buf[512];
+
+		snprintf(buf, sizeof(buf), "%s", PQerrorMessage(c));
+		error("cannot connect to the database: %s", trim(buf));
 		PQfinish(c);
 		return NULL;
 	}
 	prep_forget(c);
+	db_forget_error(c);
 	PQsetClientEncoding(c, "UTF8");
 	/* Statements never wait forever on a lock held by a stuck peer. */
 	PQclear(PQexec(c, "SET lock_timeout = '60s'; SET application_name = 'esia-batch'"));
@@ -112,7 +209,7 @@ static int exec_(PGconn *c, const char *sql, int n, const char *const *params, i
 	char q[64];
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		error("query \"%s\" failed: %s", first_line(sql, q, sizeof(q)), msg(c));
+		error("query \"%s\" failed: %s", first_line(sql, q, sizeof(q)), msg(c, r));
 		PQclear(r);
 		return -1;
 	}
@@ -134,11 +231,12 @@ int db_script(PGconn *c, const char *sql, const char *what)
 {
 	PGresult *r = PQexec(c, sql);
 	ExecStatusType st = PQresultStatus(r);
+	int ret = 0;
 
-	PQclear(r);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		return error("%s failed: %s", what, msg(c));
-	return 0;
+		ret = error("%s failed: %s", what, msg(c, r));
+	PQclear(r);
+	return ret;
 }
 
 static PGresult *query_(PGconn *c, const char *sql, int n, const char *const *params, int prepared)
@@ -147,7 +245,7 @@ static PGresult *query_(PGconn *c, const char *sql, int n, const char *const *pa
 	char q[64];
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		error("query \"%s\" failed: %s", first_line(sql, q, sizeof(q)), msg(c));
+		error("query \"%s\" failed: %s", first_line(sql, q, sizeof(q)), msg(c, r));
 		PQclear(r);
 		return NULL;
 	}
@@ -205,7 +303,7 @@ int db_copy_start(PGconn *c, const char *copy_sql)
 	char q[64];
 
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
-		error("\"%s\" failed: %s", first_line(copy_sql, q, sizeof(q)), msg(c));
+		error("\"%s\" failed: %s", first_line(copy_sql, q, sizeof(q)), msg(c, r));
 		PQclear(r);
 		return -1;
 	}
@@ -216,7 +314,7 @@ int db_copy_start(PGconn *c, const char *copy_sql)
 int db_copy_put(PGconn *c, const char *buf, int len)
 {
 	if (PQputCopyData(c, buf, len) != 1)
-		return error("COPY failed: %s", msg(c));
+		return error("COPY failed: %s", msg(c, NULL));
 	return 0;
 }
 
@@ -226,10 +324,10 @@ int db_copy_end(PGconn *c)
 	int ret = 0;
 
 	if (PQputCopyEnd(c, NULL) != 1)
-		return error("COPY end failed: %s", msg(c));
+		return error("COPY end failed: %s", msg(c, NULL));
 	while ((r = PQgetResult(c))) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			ret = error("COPY failed: %s", msg(c));
+			ret = error("COPY failed: %s", msg(c, r));
 		PQclear(r);
 	}
 	return ret;

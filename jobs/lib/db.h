@@ -12,6 +12,11 @@ struct config;
 PGconn *db_connect(const struct config *cfg);
 /* True when the failure was the server going away (caller exits 75). */
 int db_is_down(PGconn *c);
+/* The last statement error on c as object names only ("sqlstate=23514
+ * constraint=x table=accounts"; "" if none since db_forget_error): never the
+ * message or DETAIL, which may quote values. */
+const char *db_last_error(PGconn *c);
+void db_forget_error(PGconn *c);
 
 /* Run a statement with text parameters; 0 or -1. */
 int db_exec(PGconn *c, const char *sql, int n, const char *const *params);

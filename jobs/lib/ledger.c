@@ -79,6 +79,7 @@ int batch_start(PGconn *c, struct batch *b, const char *job, const char *scope,
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	snprintf(rerun, sizeof(rerun), "%lld", rerun_of);
 
+	db_forget_error(c); /* batch_finish reports only this batch's */
 	if (lock == LOCK_EXCLUSIVE && (st = job_lock(c, job, scope)))
 		return st;
 	if (batch_reap(c) < 0)
@@ -149,12 +150,16 @@ int batch_reload_counts(PGconn *c, struct batch *b)
 
 int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err)
 {
-	char id[24], rec[24], rej[24];
+	char id[24], rec[24], rej[24], *why = NULL;
 	const char *p[5] = { id, status, err, rec, rej };
 	int ret;
 
 	if (!b->id)
 		return 0;
+	/* a run that did not succeed says which database object refused it
+	 * (names only: the message and its DETAIL may quote personal data) */
+	if (strcmp(status, "succeeded") && *db_last_error(c))
+		p[2] = why = xasprintf("%s (%s)", err ? err : "database error", db_last_error(c));
 	snprintf(id, sizeof(id), "%lld", b->id);
 	snprintf(rec, sizeof(rec), "%lld", b->records);
 	snprintf(rej, sizeof(rej), "%lld", b->rejected);
@@ -170,6 +175,7 @@ int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err
 	 * that keep the connection open. */
 	PQclear(PQexec(c, "SELECT pg_advisory_unlock_all()"));
 	log_set_batch(0);
+	free(why);
 	return ret;
 }
 
