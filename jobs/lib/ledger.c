@@ -158,8 +158,8 @@ int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err
 		return 0;
 	/* a run that did not succeed says which database object refused it
 	 * (names only: the message and its DETAIL may quote personal data) */
-	if (strcmp(status, "succeeded") && *db_last_error(c))
-		p[2] = why = xasprintf("%s (%s)", err ? err : "database error", db_last_error(c));
+	if (err && strcmp(status, "succeeded") && *db_last_error(c))
+		p[2] = why = xasprintf("%s (%s)", err, db_last_error(c));
 	snprintf(id, sizeof(id), "%lld", b->id);
 	snprintf(rec, sizeof(rec), "%lld", b->records);
 	snprintf(rej, sizeof(rej), "%lld", b->rejected);
