@@ -1,7 +1,8 @@
 /* import-responses: read one packet and believe it only after every check,
  * top to bottom: read (size limit) -> safe parse -> XSD -> agency of the
- * folder -> XML-DSig (pinned anchor, dates, signer O=, covers the root) ->
- * counts; the results go into the COPY buffer for import_apply.c. */
+ * folder -> XML-DSig (pinned anchor, dates, signer O= and [AGENCY]
+ * signer_subject, covers the root) -> counts; the results go into the COPY
+ * buffer for import_apply.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -228,8 +229,8 @@ int import_verify(struct run *r, const struct work *wk, struct packet *pk, xmlDo
 		goto out;
 	}
 	pk->ag = ag;
-	if (xmlsig_verify(doc, cfg_str(r->cfg, ag->name, "trust_anchor"), ag->org, why,
-			  sizeof(why))) {
+	if (xmlsig_verify(doc, cfg_str(r->cfg, ag->name, "trust_anchor"), ag->org,
+			  cfg_str(r->cfg, ag->name, "signer_subject"), why, sizeof(why))) {
 		refuse(w, "signature refused: %s", why);
 		goto out;
 	}

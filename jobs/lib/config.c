@@ -22,7 +22,7 @@ struct known {
 
 #define AGENCY_KEYS(a)                                                                         \
 	{ a, "trust_anchor", T_PATH, "", "CA certificate(s) that must anchor the agency's signer" }, \
-	{ a, "signer_subject", T_STR, "", "expected subject (substring) of the agency's signer" },   \
+	{ a, "signer_subject", T_STR, "", "the agency signer's exact subject, as `openssl x509 -noout -subject -nameopt RFC2253,-esc_msb` prints it; empty: any" }, \
 	{ a, "upload_url", T_URL, "", "https:// or sftp:// URL to upload request packets to" },     \
 	{ a, "download_url", T_URL, "", "URL to fetch response packets from" },                     \
 	{ a, "client_cert", T_PATH, "", "client certificate for upload/download" },                \

@@ -743,6 +743,40 @@ static void subject_line(X509 *x, char *buf, size_t n)
 	X509_NAME_oneline(X509_get_subject_name(x), buf, (int)n);
 }
 
+/* The subject in RFC 2253 form with UTF-8 left unescaped, exactly what
+ * `openssl x509 -noout -subject -nameopt RFC2253,-esc_msb` prints after
+ * "subject=" (so an operator can copy it; Russian names stay readable).
+ * Control characters are escaped: the text fits a one-line reason. NULL on
+ * failure; caller frees. */
+static char *subject_rfc2253(X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p = NULL, *s = NULL;
+	long len;
+
+	if (b && X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
+				    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+	    (len = BIO_get_mem_data(b, &p)) >= 0)
+		s = xstrndup(p ? p : "", (size_t)len);
+	BIO_free(b);
+	return s;
+}
+
+/* The signer's subject must be want, compared whole and byte for byte: a
+ * substring would let "CN=pfr-signer-test" pass for "CN=pfr-signer". */
+static int check_subject(X509 *leaf, const char *want, char *why, size_t n)
+{
+	char *got = subject_rfc2253(leaf);
+	int ret = 0;
+
+	if (!got)
+		return fail(why, n, "cannot read the signer certificate's subject");
+	if (strcmp(got, want))
+		ret = fail(why, n, "signer subject is \"%.200s\", expected \"%.200s\"", got, want);
+	free(got);
+	return ret;
+}
+
 /* The store holding the anchors in the PEM file at path (a reference of the
  * caller's own), or NULL. */
 static X509_STORE *anchor_store(const char *path)
@@ -899,13 +933,13 @@ static xmlSecKeyPtr key_from_cert(X509 *x)
 }
 
 int xmlsig_verify(xmlDocPtr doc, const char *trust_anchor_pem, const char *expected_org,
-		  char *why, size_t n)
+		  const char *expected_subject, char *why, size_t n)
 {
-	return xmlsig_verify_at(doc, trust_anchor_pem, expected_org, 0, why, n);
+	return xmlsig_verify_at(doc, trust_anchor_pem, expected_org, expected_subject, 0, why, n);
 }
 
 int xmlsig_verify_at(xmlDocPtr doc, const char *trust_anchor_pem, const char *expected_org,
-		     long long at, char *why, size_t n)
+		     const char *expected_subject, long long at, char *why, size_t n)
 {
 	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL, sig = NULL, last;
 	xmlSecDSigCtxPtr ctx = NULL;
@@ -931,6 +965,8 @@ int xmlsig_verify_at(xmlDocPtr doc, const char *trust_anchor_pem, const char *ex
 		return -1;
 	if (check_certificate(sig, trust_anchor_pem, expected_org, at, &leaf, why, n) < 0)
 		return -1;
+	if (expected_subject && *expected_subject && check_subject(leaf, expected_subject, why, n) < 0)
+		goto out;
 
 	ctx = xmlSecDSigCtxCreate(NULL);
 	if (!ctx) {

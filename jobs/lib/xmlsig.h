@@ -7,7 +7,8 @@
  *
  * Verification is strict and trusts nothing but the anchor it is given: the
  * certificate in KeyInfo must chain to trust_anchor_pem (no system store), be
- * valid now, and (when asked) carry subject O= expected_org; the signature
+ * valid now, and (when asked) carry subject O= expected_org and have exactly
+ * the subject expected_subject (RFC 2253, UTF-8 unescaped); the signature
  * must be the only one, a child of the root, cover the root (URI=""), use only
  * the transforms above, and its value must verify with that certificate's key.
  *
@@ -16,7 +17,7 @@
  *   xmlsig_sign(doc, s);                           // append ds:Signature
  *   xmlsig_sign_c14n(s, parts, n, &sig, &len);     // or stream: see below
  *   ...
- *   if (xmlsig_verify(doc, "pfr-ca.pem", "PFR", why, sizeof why) < 0)
+ *   if (xmlsig_verify(doc, "pfr-ca.pem", "PFR", NULL, why, sizeof why) < 0)
  *           reject(why);                           // e.g. "certificate expired"
  *   signer_free(s);
  *   xmlsig_shutdown();
@@ -76,19 +77,23 @@ size_t xmlsig_signature_bytes(const struct signer *s);
 
 /* Verify doc as described above. trust_anchor_pem is a FILE holding one or
  * more CA certificates in PEM. expected_org may be NULL or "" to skip the O=
- * check. Returns 0 when valid; -1 with a one-line reason in why (nothing is
+ * check. expected_subject, NULL or "" to skip, is compared whole with the
+ * signer's subject as `openssl x509 -noout -subject -nameopt RFC2253,-esc_msb`
+ * prints it (e.g. "O=PFR,CN=pfr-signer": RFC 2253 lists the last RDN first).
+ * Returns 0 when valid; -1 with a one-line reason in why (nothing is
  * printed): "no signature", "more than one signature", "signature is not the
  * last child of the document root", "signature does not cover the document
  * root", "transform not allowed: URI", "no signer certificate in KeyInfo",
  * "certificate expired", "certificate not yet valid", "untrusted signer: ...",
- * "signer organisation is X, expected Y", "document changed after signing
- * (digest mismatch)", "signature value invalid", ... */
+ * "signer organisation is X, expected Y", "signer subject is \"X\", expected
+ * \"Y\"", "document changed after signing (digest mismatch)", "signature
+ * value invalid", ... */
 int xmlsig_verify(xmlDocPtr doc, const char *trust_anchor_pem, const char *expected_org,
-		  char *why, size_t n);
+		  const char *expected_subject, char *why, size_t n);
 /* The same, with the certificate's validity judged as of `at` (seconds since
  * the epoch; 0 = now): auditors check an archived packet as of when it was
  * archived, so archives outlive the agencies' certificates. */
 int xmlsig_verify_at(xmlDocPtr doc, const char *trust_anchor_pem, const char *expected_org,
-		     long long at, char *why, size_t n);
+		     const char *expected_subject, long long at, char *why, size_t n);
 
 #endif

@@ -61,6 +61,28 @@ is "$(verify "$P/pfr-ca.pem" PFR "$T/peer.xml")" valid "a packet signed by xmlse
 like "$(verify "$P/fms-ca.pem" PFR "$T/peer.xml")" "^untrusted signer" "another agency's CA does not anchor it"
 like "$(verify "$P/pfr-ca.pem" FMS "$T/peer.xml")" "^signer organisation is PFR, expected FMS" "the subject O= is pinned"
 
+# [AGENCY] signer_subject: the whole subject as `openssl x509 -noout -subject
+# -nameopt RFC2253,-esc_msb` prints it (README), compared exactly
+subject() { openssl x509 -in "$1" -noout -subject -nameopt RFC2253,-esc_msb | sed 's/^subject=//'; }
+vsubj() { "$XT" verify "$P/pfr-ca.pem" PFR "$1" 0 "$2" 2>&1; }
+is "$(subject "$P/pfr-signer.pem")" "O=PFR,CN=pfr-signer" "(openssl names the signer in RFC 2253 order)"
+is "$(vsubj "$T/peer.xml" "$(subject "$P/pfr-signer.pem")")" valid "the signer's exact subject is accepted"
+is "$(vsubj "$T/peer.xml" "O=PFR,CN=pfr-signer2")" 'signer subject is "O=PFR,CN=pfr-signer", expected "O=PFR,CN=pfr-signer2"' \
+	"another subject is refused, naming both"
+like "$(vsubj "$T/peer.xml" "O=PFR")" "^signer subject is" "a part of the subject is not enough"
+like "$(vsubj "$T/peer.xml" "CN=pfr-signer,O=PFR")" "^signer subject is" "nor the same names in another order"
+# a Russian subject (as real agency certificates have) reads as UTF-8, not \XX escapes
+openssl req -newkey rsa:2048 -nodes -keyout "$T/ru.key" -out "$T/ru.csr" -utf8 \
+	-subj "/CN=Отделение СФР по г. Москве, ИТ/O=PFR" 2>/dev/null
+openssl x509 -req -in "$T/ru.csr" -CA "$P/pfr-ca.pem" -CAkey "$P/pfr-ca.key" -CAcreateserial \
+	-days 30 -out "$T/ru.pem" 2>/dev/null
+xmlsec1 --sign --privkey-pem "$T/ru.key,$T/ru.pem" --output "$T/ru.xml" "$T/t-good.xml" 2>"$T/xmlsec.err" ||
+	diag "$(cat "$T/xmlsec.err")"
+is "$(subject "$T/ru.pem")" 'O=PFR,CN=Отделение СФР по г. Москве\, ИТ' "(openssl prints the Russian subject as UTF-8)"
+is "$(vsubj "$T/ru.xml" "$(subject "$T/ru.pem")")" valid "a Russian subject copied from openssl's output is accepted"
+like "$(vsubj "$T/ru.xml" "O=PFR,CN=Отделение СФР по г. Москве, ИТ")" '^signer subject is "O=PFR,CN=Отделение СФР по г. Москве\\, ИТ"' \
+	"and RFC 2253 escaping is part of it"
+
 peer_sign pfr-expired "$T/t-good.xml" "$T/expired.xml" || diag "$(cat "$T/xmlsec.err")"
 like "$(verify "$P/pfr-ca.pem" PFR "$T/expired.xml")" "^certificate expired" "an expired certificate is refused"
 # judged as of a time inside its validity (mid-2019), as audit does for archives

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# import-responses refuses hostile packets (XML, size and signature cases; the
-# signed-but-wrong ones are in 045): each one leaves the database byte-for-byte
-# unchanged (pg_dump of every table but batches), lands in rejected/AGENCY/ with
-# NAME.reason, is counted on the batch, exit 65.
+# import-responses refuses hostile packets (XML, size and signature cases, a
+# signer other than [pfr] signer_subject; the signed-but-wrong ones are in
+# 045): each one leaves the database byte-for-byte unchanged (pg_dump of every
+# table but batches), lands in rejected/AGENCY/ with NAME.reason, is counted
+# on the batch, exit 65.
 CONFIG_EXTRA="[pfr]
 max_response_bytes = 200000"
 . "$(dirname "$0")/../lib/harness.sh"
@@ -75,5 +76,23 @@ f=$(fresh pfr expired)
 expect "$(basename "$f")" pfr "^signature refused" "expired signer certificate"
 like "$(head -1 "$SP/rejected/pfr/$(basename "$f").reason")" "certificate expired" "expired: named in the details"
 
-hostile_finish 9
+# [pfr] signer_subject pins the signer's whole subject (RFC 2253, as openssl
+# prints it with -nameopt RFC2253,-esc_msb): a valid signer under the right CA
+# and O= with another subject is refused
+base_config=$CONFIG_EXTRA
+CONFIG_EXTRA="$base_config
+[pfr]
+signer_subject = O=PFR,CN=pfr-signer2"
+write_config
+f=$(fresh pfr)
+expect "$(basename "$f")" pfr '^signature refused: signer subject is "O=PFR,CN=pfr-signer", expected "O=PFR,CN=pfr-signer2"$' \
+	"a signer whose subject is not [pfr] signer_subject"
+subj=$(openssl x509 -in "$T/pki/pfr-signer.pem" -noout -subject -nameopt RFC2253,-esc_msb | sed 's/^subject=//')
+CONFIG_EXTRA="$base_config
+[pfr]
+signer_subject = $subj"
+write_config
+
+# the genuine answers apply with the subject openssl printed for their signer
+hostile_finish 10
 done_testing

@@ -1,6 +1,7 @@
 /* Test driver for jobs/lib/xmlsig (tests/t/031-xmlsig.t):
  *   xmlsig-tool sign KEY.pem CERT.pem IN.xml OUT.xml
- *   xmlsig-tool verify ANCHOR.pem ORG|- IN.xml     prints "valid" or the reason
+ *   xmlsig-tool verify ANCHOR.pem ORG|- IN.xml [AT [SUBJECT]]
+ *                                    prints "valid" or the reason
  * Exit 0 valid/signed, 1 invalid or failed, 2 usage. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,8 @@ int main(int argc, char **argv)
 
 	if (argc < 2 || (strcmp(argv[1], "sign") && strcmp(argv[1], "verify")) ||
 	    (!strcmp(argv[1], "sign") && argc != 6) ||
-	    (!strcmp(argv[1], "verify") && argc != 5 && argc != 6)) {
-		fprintf(stderr, "usage: xmlsig-tool sign KEY CERT IN OUT | verify ANCHOR ORG IN [AT]\n");
+	    (!strcmp(argv[1], "verify") && (argc < 5 || argc > 7))) {
+		fprintf(stderr, "usage: xmlsig-tool sign KEY CERT IN OUT | verify ANCHOR ORG IN [AT [SUBJECT]]\n");
 		return 2;
 	}
 	if (xmlsig_init() < 0)
@@ -59,7 +60,8 @@ int main(int argc, char **argv)
 		if (!doc)
 			printf("%s\n", why);
 		else if (xmlsig_verify_at(doc, argv[2], strcmp(argv[3], "-") ? argv[3] : NULL,
-					  argc == 6 ? atoll(argv[5]) : 0, why, sizeof why) == 0) {
+					  argc == 7 ? argv[6] : NULL, argc >= 6 ? atoll(argv[5]) : 0,
+					  why, sizeof why) == 0) {
 			printf("valid\n");
 			rc = 0;
 		} else
