@@ -1,3 +1,5 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <strings.h>
 #include <string.h>
 
@@ -55,6 +57,29 @@ int curlx_transient(CURLcode e)
 	}
 }
 
+/* host (as libcurl's URL parser gives it: IPv6 in brackets) names this
+ * machine. Only "localhost" goes by name (libcurl resolves it to loopback
+ * itself); anything else must be an address literal, so a DNS name such as
+ * "127.mail.example" can never pass for one. */
+static int host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(host);
+
+	if (!strcasecmp(host, "localhost"))
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && n < sizeof buf && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		host = buf;
+	}
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 int curlx_loopback(const char *url)
 {
 	CURLU *u = curl_url();
@@ -63,8 +88,7 @@ int curlx_loopback(const char *url)
 
 	if (u && !curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) &&
 	    !curl_url_get(u, CURLUPART_HOST, &host, 0))
-		yes = !strcasecmp(host, "localhost") || !strncmp(host, "127.", 4) ||
-		      !strcmp(host, "[::1]") || !strcmp(host, "::1");
+		yes = host_is_loopback(host);
 	curl_free(host);
 	curl_url_cleanup(u);
 	return yes;

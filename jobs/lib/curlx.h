@@ -13,7 +13,8 @@ CURL *curlx_new(const char *url, const char *protocols, long timeout, const char
 /* A transfer error worth retrying later (the peer was unreachable or the
  * connection broke), as opposed to a refusal (bad certificate, bad URL). */
 int curlx_transient(CURLcode e);
-/* 1 when url's host is this machine (localhost, 127.0.0.0/8, ::1): the only
+/* 1 when url's host is this machine: "localhost", or an address literal in
+ * 127.0.0.0/8 or ::1 (never a DNS name, whatever it starts with): the only
  * place personal data may go without TLS. 0 otherwise, or when url does not
  * parse. */
 int curlx_loopback(const char *url);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Personal data leaves this host only over TLS: an SMS gateway at an http://
 # URL of another host and an SMTP server of another host with tls = none are
-# refused before anything is sent (exit 1, the notices untouched); on this
-# host (127.0.0.1, localhost) plain transport stays allowed.
+# refused before anything is sent (exit 1, the notices untouched), also when
+# the host is a name like 127.example.invalid; on this host (127.0.0.1,
+# localhost) plain transport stays allowed.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$TOP/tests/lib/notify.sh"
 
@@ -32,6 +33,24 @@ eb notify --channel email
 is "$RC" 1 "tls = none to another host: exit 1"
 like "$ERR" "tls = none to \"smtp://mail.example:25\", another host: mail would cross the network in clear" \
 	"and says why"
+is "$(untouched)" 2 "both notices still untouched"
+
+# a DNS name that merely starts like a loopback address is another host
+CONFIG_EXTRA="[smtp]
+url = smtp://127.example.invalid:25
+tls = none
+from = no-reply@gosuslugi.example
+[sms]
+url = http://127.example.invalid/send
+token = $T/sms.token"
+write_config
+eb notify --channel email
+is "$RC" 1 "tls = none to the name 127.example.invalid: exit 1"
+like "$ERR" "tls = none to \"smtp://127.example.invalid:25\", another host" "refused as another host"
+unlike "$ERR" "resolve|connect" "before any look-up or connection"
+eb notify --channel sms
+is "$RC" 1 "http://127.example.invalid/ gateway: exit 1"
+like "$ERR" "plain http to another host" "refused as another host"
 is "$(untouched)" 2 "both notices still untouched"
 
 # on this host plain transport is fine
