@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,38 +379,57 @@ char *cfg_spool(const struct config *cfg, const char *name)
 	return xasprintf("%s/%s", cfg_str(cfg, "spool", "root"), name);
 }
 
-char *cfg_secret(const struct config *cfg, const char *sect, const char *key, size_t *len)
+/* The one check every secret file gets: a regular file, not readable by
+ * group or others, at most 1 MiB. The file open (*size: its size), or NULL
+ * with why. */
+static FILE *secret_open(const struct config *cfg, const char *sect, const char *key,
+			 size_t *size, char *why, size_t n)
 {
 	const char *path = cfg_str(cfg, sect, key);
 	struct stat st;
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f;
+	FILE *f = NULL;
+	int fd;
 
 	if (!*path) {
-		error("[%s] %s is not set in %s", sect, key, config_path(cfg));
+		snprintf(why, n, "[%s] %s is not set in %s", sect, key, config_path(cfg));
 		return NULL;
 	}
-	f = fopen(path, "r");
+	/* O_NONBLOCK: a FIFO put there must be refused below, not wait for a writer */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0 && !(f = fdopen(fd, "r")))
+		close(fd);
 	if (!f) {
-		error("cannot open secret \"%s\" ([%s] %s): %s", path, sect, key, strerror(errno));
+		snprintf(why, n, "cannot open secret \"%s\" ([%s] %s): %s", path, sect, key,
+			 strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-		error("secret \"%s\" is not a regular file", path);
-		goto fail;
+	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode))
+		snprintf(why, n, "secret \"%s\" is not a regular file", path);
+	else if (st.st_mode & 077)
+		snprintf(why, n, "secret \"%s\" is readable by group or others (mode %04o); chmod 600 it",
+			 path, (unsigned)(st.st_mode & 07777));
+	else if (st.st_size > 1 << 20)
+		snprintf(why, n, "secret \"%s\" is larger than 1 MiB", path);
+	else {
+		*size = (size_t)st.st_size;
+		return f;
 	}
-	if (st.st_mode & 077) {
-		error("secret \"%s\" is readable by group or others (mode %04o); chmod 600 it", path,
-		      (unsigned)(st.st_mode & 07777));
-		goto fail;
+	fclose(f);
+	return NULL;
+}
+
+char *cfg_secret(const struct config *cfg, const char *sect, const char *key, size_t *len)
+{
+	char why[PATH_MAX + 160], *buf;
+	size_t size = 0, n;
+	FILE *f = secret_open(cfg, sect, key, &size, why, sizeof why);
+
+	if (!f) {
+		error("%s", why);
+		return NULL;
 	}
-	if (st.st_size > 1 << 20) {
-		error("secret \"%s\" is larger than 1 MiB", path);
-		goto fail;
-	}
-	buf = xmalloc(st.st_size + 1);
-	n = fread(buf, 1, st.st_size, f);
+	buf = xmalloc(size + 1);
+	n = fread(buf, 1, size, f);
 	buf[n] = '\0';
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
@@ -417,9 +437,18 @@ char *cfg_secret(const struct config *cfg, const char *sect, const char *key, si
 	if (len)
 		*len = n;
 	return buf;
-fail:
+}
+
+int cfg_secret_check(const struct config *cfg, const char *sect, const char *key, char *why,
+		     size_t n)
+{
+	size_t size;
+	FILE *f = secret_open(cfg, sect, key, &size, why, n);
+
+	if (!f)
+		return -1;
 	fclose(f);
-	return NULL;
+	return 0;
 }
 
 const char *cfg_formats_dir(const struct config *cfg)
@@ -498,20 +527,13 @@ int config_check_secrets(const struct config *cfg)
 
 	for (size_t i = 0; i < cfg->n; i++) {
 		const struct entry *e = &cfg->e[i];
-		struct stat st;
+		char why[PATH_MAX + 160];
 
 		if (e->k->type != T_SECRET || !*e->value)
 			continue;
-		if (stat(e->value, &st))
-			ret = error("%s:%d: [%s] %s: cannot use \"%s\": %s", cfg->path, e->line,
-				    e->k->sect, e->k->key, e->value, strerror(errno));
-		else if (!S_ISREG(st.st_mode))
-			ret = error("%s:%d: [%s] %s: \"%s\" is not a regular file", cfg->path,
-				    e->line, e->k->sect, e->k->key, e->value);
-		else if (st.st_mode & 077)
-			ret = error("%s:%d: [%s] %s: secret \"%s\" is readable by group or others "
-				    "(mode %04o); chmod 600 it", cfg->path, e->line, e->k->sect,
-				    e->k->key, e->value, (unsigned)(st.st_mode & 07777));
+		if (cfg_secret_check(cfg, e->k->sect, e->k->key, why, sizeof why))
+			ret = error("%s:%d: [%s] %s: %s", cfg->path, e->line, e->k->sect, e->k->key,
+				    why);
 	}
 	return ret;
 }

@@ -26,6 +26,11 @@ char *cfg_spool(const struct config *cfg, const char *name);
 /* Read a secret file named by a key; refuses files readable by group or
  * others. Returns a malloc'd string without trailing newline, or NULL. */
 char *cfg_secret(const struct config *cfg, const char *sect, const char *key, size_t *len);
+/* The same checks without reading the file, for a secret that a library
+ * opens by name (the SFTP client key). 0, or -1 with a one-line reason in
+ * why (nothing printed). */
+int cfg_secret_check(const struct config *cfg, const char *sect, const char *key, char *why,
+		     size_t n);
 /* Folder with XSD/XSLT: [paths] formats, else next to the binary, else DATADIR. */
 const char *cfg_formats_dir(const struct config *cfg);
 

@@ -1,4 +1,5 @@
 /* libcurl uploads of request packets (see upload.h). */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -151,7 +152,7 @@ int upload_file(const struct config *cfg, const char *agency, const char *path, 
 		char *why, size_t n)
 {
 	const char *base = cfg_str(cfg, agency, "upload_url");
-	char *url = NULL, *key = NULL;
+	char *url = NULL, *key = NULL, bad[PATH_MAX + 160];
 	size_t keylen = 0;
 	long backoff = UPLOAD_BACKOFF_MS;
 	int ret = UPLOAD_REFUSED;
@@ -163,6 +164,13 @@ int upload_file(const struct config *cfg, const char *agency, const char *path, 
 	if (!strncmp(base, "sftp://", 7) && !*cfg_str(cfg, agency, "ssh_known_hosts")) {
 		snprintf(why, n, "no [%s] ssh_known_hosts: the SFTP server could not be authenticated",
 			 agency);
+		return UPLOAD_REFUSED;
+	}
+	/* libcurl reads the SFTP key by name: it gets the secrets' check here,
+	 * before any connection, as the HTTPS key does in cfg_secret() */
+	if (!strncmp(base, "sftp://", 7) && *cfg_str(cfg, agency, "client_key") &&
+	    cfg_secret_check(cfg, agency, "client_key", bad, sizeof bad)) {
+		snprintf(why, n, "[%s] client_key: %s", agency, bad);
 		return UPLOAD_REFUSED;
 	}
 	if (strncmp(base, "sftp://", 7) && *cfg_str(cfg, agency, "client_key")) {

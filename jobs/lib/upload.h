@@ -1,8 +1,9 @@
 /* Upload a spool file to an agency endpoint with libcurl: HTTPS PUT with the
  * agency's client certificate ([AGENCY] client_cert, client_key) and CA
  * ([AGENCY] ca_bundle; no system store when set), or SFTP with the key file
- * to a server whose host key is in [AGENCY] ssh_known_hosts (required), as
- * .NAME.part renamed to NAME once complete.
+ * (refused, like every secret, when group- or world-readable) to a server
+ * whose host key is in [AGENCY] ssh_known_hosts (required), as .NAME.part
+ * renamed to NAME once complete.
  * Transient failures (connect, timeout, 5xx, 408, 429) are retried a few
  * times with doubling backoff. */
 #ifndef ESIA_UPLOAD_H

@@ -4,7 +4,8 @@
 # under them (.NAME.part, then renamed); without ssh_known_hosts nothing is
 # sent; a server whose host key is not the known one is refused and the
 # packet waits in the outbox; a packet uploaded again (a crash before the
-# upload was recorded) replaces the copy on the server.
+# upload was recorded) replaces the copy on the server; a client key readable
+# by group or others is refused before connecting.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$TOP/tests/lib/export.sh"
 . "$TOP/tests/lib/sshd.sh"
@@ -87,5 +88,23 @@ is "$RC" 0 "a packet uploaded again: exit 0"
 cmp -s "$OUTBOX/pfr/$one" "$T/remote/$one"
 ok $? "the server's copy is replaced by the whole packet"
 is "$(ls -A "$T/remote" | grep -c '\.part$')" 0 "no .part file left"
+
+# a client key that group or others can read is refused like any secret,
+# before connecting (libssh2 itself would use it)
+chmod 0640 "$T/ssh/client_key"
+next_check 3
+n0=$(ls -A "$T/remote" | wc -l)
+logins=$(grep -c "Accepted publickey" "$T/ssh/sshd.log")
+eb export-checks --agency pfr
+is "$RC" 75 "a group-readable SFTP client key: the upload fails, exit 75"
+like "$ERR" "\[pfr\] client_key: secret \"$T/ssh/client_key\" is readable by group or others \(mode 0640\)" \
+	"naming the key, its file and mode"
+is "$(grep -c "Accepted publickey" "$T/ssh/sshd.log")" "$logins" "no login was made with it"
+is "$(ls -A "$T/remote" | wc -l)" "$n0" "nothing reached the server"
+is "$(sql "SELECT count(*) FROM packets WHERE status = 'written'")" 1 "the packet waits in the outbox"
+chmod 0600 "$T/ssh/client_key"
+eb export-checks --agency pfr
+is "$RC" 0 "the key made private again: exit 0"
+is "$(ls "$T/remote" | wc -l)" "$((n0 + 1))" "the waiting packet is on the server"
 stop_sshd
 done_testing
