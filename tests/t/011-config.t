@@ -62,6 +62,8 @@ like "$ERR" "sec2.conf:2: .*missing.key.*No such file" "a missing secret is name
 
 eb config keys
 like "$OUT" "^\| section \| key" "config keys prints the reference table"
+is "$(sed -n '/^| section | key | type | default | meaning |$/,/^$/p' "$TOP/README.md" | sed '/^$/d')" "$OUT" \
+	"the README's table of keys is config keys' output"
 
 eb config check --json
 like "$OUT" '"spool.root":"' "--json output"
