@@ -25,6 +25,8 @@ static const char help[] =
 	"  import-responses  the packets it rejected are imported again (fix the cause first,\n"
 	"                    e.g. a renewed trust anchor)\n"
 	"  print-letters     its letters are reissued: old codes revoked, new letters\n"
+	"                    (a batch that recorded letters needs --force: only for\n"
+	"                    letters that were never posted)\n"
 	"  notify            its dead notices are retried\n"
 	"The new batch records rerun_of. A running batch is refused; a succeeded batch,\n"
 	"or one already rerun successfully, is refused unless --force.\n"
@@ -67,7 +69,8 @@ CMD(cmd_rerun)
 		" (SELECT max(x.id) FROM batches x WHERE x.rerun_of = b.id AND x.status = 'succeeded'),"
 		" jsonb_typeof(b.params -> 'argv'),"
 		" coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(b.params -> 'argv') = 'array'"
-		"   THEN b.params -> 'argv' END), 0)"
+		"   THEN b.params -> 'argv' END), 0),"
+		" (SELECT count(*) FROM letters l WHERE l.batch_id = b.id)"
 		" FROM batches b WHERE b.id = $1::bigint", 1, p);
 	if (!r)
 		goto out;
@@ -86,6 +89,16 @@ CMD(cmd_rerun)
 		if (!strcmp(status, "succeeded") && !force) {
 			error("batch %s (%s) succeeded; nothing to redo (use --force to run it again anyway)",
 			      id, job);
+			goto out;
+		}
+		/* A print batch that recorded letters is done as far as those go
+		 * (partial: an address was unprintable; abandoned: killed after its
+		 * commit): a rerun revokes their codes, which is only right when the
+		 * letters never left the printing house. */
+		if (!strcmp(job, "print-letters") && strcmp(PQgetvalue(r, 0, 6), "0") && !force) {
+			error("batch %s (print-letters, %s) recorded %s letter(s); a rerun revokes their codes"
+			      " and prints new letters. Only if they were not posted: use --force",
+			      id, status, PQgetvalue(r, 0, 6));
 			goto out;
 		}
 		if (*done_by && !force) {

@@ -25,7 +25,8 @@ eb rerun "$dead"
 is "$RC" 1 "a second rerun of the same batch is refused"
 like "$ERR" "already rerun successfully as batch $new" "and names the rerun"
 
-# print: rerun of a (succeeded) print batch with --force reissues its letters
+# print: a batch that recorded letters (here partial: one address cannot be
+# printed) is rerun only with --force, which reissues its letters
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/hmac.key"
 chmod 0600 "$T/hmac.key"
 CONFIG_EXTRA="$CONFIG_EXTRA
@@ -36,13 +37,18 @@ write_config
 sql "UPDATE accounts SET level = 'standard', data_status = 'verified'
      WHERE id IN (SELECT id FROM accounts WHERE confirm_method = 'mail' AND postal_index IS NOT NULL
                    AND house IS NOT NULL ORDER BY id LIMIT 4)" >/dev/null
+sql "UPDATE accounts SET level = 'standard', data_status = 'verified', postal_index = NULL
+     WHERE id = (SELECT min(id) FROM accounts WHERE confirm_method = 'mail' AND level = 'simplified')" >/dev/null
 eb print-letters
-is "$RC" 0 "print-letters prints"
+is "$RC" 65 "print-letters prints, one address refused: partial"
 pb=$(sql "SELECT id FROM batches WHERE job = 'print-letters' ORDER BY id DESC LIMIT 1")
 is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $pb")" 4 "four letters"
 old_codes=$(sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM activation_codes WHERE status = 'live'")
+is "$(sql "SELECT status FROM batches WHERE id = $pb")" partial "the batch is partial"
 eb rerun "$pb"
-is "$RC" 1 "rerun of a succeeded print batch needs --force"
+is "$RC" 1 "rerun of a print batch that recorded letters needs --force"
+like "$ERR" "recorded 4 letter.*revokes their codes.*not posted.*--force" "saying what a rerun would do"
+is "$(sql "SELECT count(*) FROM activation_codes WHERE status = 'live'")" 4 "no code revoked"
 eb rerun "$pb" --force
 is "$RC" 0 "rerun --force reissues"
 rb=$(sql "SELECT id FROM batches WHERE rerun_of = $pb")
