@@ -9,19 +9,21 @@
      Output: the layout language of jobs/lib/letter_pdf.h (mm from the top-left
      corner of an A4 sheet; font sizes in pt), one @page per letter.
      The sheet is folded in three (99 mm panels) into a DL window envelope;
-     the window shows the recipient zone (95 x 55 mm, 105..200 x 40..95 mm). -->
+     the window shows the recipient zone (95 x 55 mm, 105..200 x 40..95 mm):
+     the tracking barcode (the Post scans it through the window), the
+     registered-letter mark and the recipient's address. -->
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
   <xsl:output method="text" encoding="UTF-8"/>
 
   <!-- layout values -->
   <xsl:param name="left" select="20"/>
   <xsl:param name="window-x" select="108"/>
-  <xsl:param name="window-y" select="46"/>
-  <xsl:param name="barcode-y" select="40"/>
+  <xsl:param name="window-y" select="56"/>
+  <xsl:param name="barcode-y" select="42"/>
   <xsl:param name="body-y" select="112"/>
   <xsl:param name="narrow" select="0.4"/>
   <xsl:param name="wide" select="1.0"/>
-  <xsl:param name="bar-height" select="14"/>
+  <xsl:param name="bar-height" select="9"/>
 
   <!-- What every page shares is drawn once (a template the pages reuse);
        each letter adds its own parts. -->
@@ -39,11 +41,11 @@
     <xsl:call-template name="line"><xsl:with-param name="text" select="$s/address"/></xsl:call-template>
     <xsl:call-template name="line"><xsl:with-param name="text" select="$s/index"/></xsl:call-template>
 
-    <!-- registered-letter mark above the tracking number -->
-    <xsl:value-of select="concat('@text ', $left, ' ', $barcode-y - 6, ' sans-bold 9 4&#10;')"/>
+    <!-- registered-letter mark beside the tracking number, in the window -->
+    <xsl:value-of select="concat('@text ', $window-x + 62, ' ', $barcode-y + 4, ' sans-bold 9 4&#10;')"/>
     <xsl:call-template name="line"><xsl:with-param name="text" select="'ЗАКАЗНОЕ'"/></xsl:call-template>
 
-    <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y, ' sans 8 4&#10;')"/>
+    <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y, ' sans 7 3.5&#10;')"/>
     <xsl:call-template name="line"><xsl:with-param name="text" select="'Кому:'"/></xsl:call-template>
 
     <!-- the letter -->
@@ -79,16 +81,16 @@
     <xsl:variable name="c" select="normalize-space(code)"/>
     <xsl:text>@page&#10;@use common&#10;</xsl:text>
 
-    <!-- tracking number (ШПИ): bars, digits grouped 6-2-5-1 -->
-    <xsl:value-of select="concat('@barcode ', $left, ' ', $barcode-y, ' ', $narrow, ' ', $wide, ' ', $bar-height, ' ', $t, '&#10;')"/>
-    <xsl:value-of select="concat('@text ', $left + 2, ' ', $barcode-y + $bar-height + 1.5, ' mono 10 4.5&#10;')"/>
+    <!-- tracking number (ШПИ) in the window: bars, digits grouped 6-2-5-1 -->
+    <xsl:value-of select="concat('@barcode ', $window-x + 2, ' ', $barcode-y, ' ', $narrow, ' ', $wide, ' ', $bar-height, ' ', $t, '&#10;')"/>
+    <xsl:value-of select="concat('@text ', $window-x + 4, ' ', $barcode-y + $bar-height + 0.5, ' mono 9 4&#10;')"/>
     <xsl:call-template name="line">
       <xsl:with-param name="text" select="concat(substring($t, 1, 6), ' ', substring($t, 7, 2), ' ',
                                                  substring($t, 9, 5), ' ', substring($t, 14, 1))"/>
     </xsl:call-template>
 
     <!-- recipient, in the envelope window -->
-    <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y + 4.5, ' sans 10.5 5.2&#10;')"/>
+    <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y + 4.5, ' sans 10 4.6&#10;')"/>
     <xsl:call-template name="line">
       <xsl:with-param name="text" select="concat($r/family, ' ', $r/first, ' ', $r/patronymic)"/>
     </xsl:call-template>
@@ -107,7 +109,7 @@
     <xsl:if test="normalize-space($r/region) != ''">
       <xsl:call-template name="line"><xsl:with-param name="text" select="$r/region"/></xsl:call-template>
     </xsl:if>
-    <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y + 37, ' sans-bold 13 6&#10;')"/>
+    <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y + 28, ' sans-bold 12 5.5&#10;')"/>
     <xsl:call-template name="line"><xsl:with-param name="text" select="$r/index"/></xsl:call-template>
 
     <!-- greeting, the code on a line of its own, validity -->

@@ -58,6 +58,15 @@ while IFS='|' read -r page acct fam first patr street house flat loc idx bc; do
 	like "$txt" "${bc:0:6} ${bc:6:2} ${bc:8:5} ${bc:13:1}" "page $page: tracking number grouped 6-2-5-1"
 	png=$(ls "$T"/page-*"$page".png | head -1)
 	is "$(zbarimg --raw -q "$png" 2>/dev/null | tr -d '\n')" "$bc" "page $page: barcode decodes to the tracking number"
+	# what the DL envelope's window shows (105..200 x 40..95 mm): the barcode
+	# the Post scans, the registered mark, the address with its index
+	pdftoppm -r 200 -png -f "$page" -l "$page" -x 827 -y 315 -W 748 -H 433 "$D/letters.pdf" "$T/win"
+	is "$(zbarimg --raw -q "$(ls "$T"/win*.png | head -1)" 2>/dev/null | tr -d '\n')" "$bc" "page $page: the barcode reads through the window"
+	rm -f "$T"/win*.png
+	win=$(pdftotext -layout -f "$page" -l "$page" -x 298 -y 113 -W 269 -H 156 "$D/letters.pdf" -)
+	like "$win" "ЗАКАЗНОЕ" "page $page: the registered mark is in the window"
+	like "$win" "$fam $first $patr" "page $page: the name is in the window"
+	like "$win" "$idx" "page $page: the index is in the window"
 	code=$(printf '%s\n' "$txt" | grep -Eo '^ *[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4} *$' | tr -d ' ')
 	is "${#code}" 16 "page $page: the code on a line of its own"
 	echo "$acct $code" >>"$T/codes"
