@@ -167,20 +167,57 @@ static int flag_addresses(struct job *j)
 	return 0;
 }
 
+#define CLAIM_COLS \
+	"a.id, a.family_name, a.first_name, coalesce(a.patronymic, ''), a.postal_index," \
+	" coalesce(a.region, ''), coalesce(a.district, ''), btrim(a.locality), btrim(a.street)," \
+	" btrim(a.house), coalesce(btrim(a.flat), '')"
+
+/* The cursor tested NO_LIVE_CODE against its own (older) snapshot, and
+ * FOR UPDATE re-tests only rows that were updated: a parallel run that
+ * printed for an account locks it but writes only codes and letters. Now
+ * that we hold the locks, a fresh statement sees every committed code;
+ * keep only the accounts still without one. */
+static int drop_served(struct job *j)
+{
+	struct sbuf ids = { 0 };
+	const char *p[1];
+	PGresult *r;
+	int was = j->rows;
+
+	for (int i = 0; i < j->rows; i++)
+		arr_item(&ids, PQgetvalue(j->claim, i, C_ID), 0);
+	p[0] = arr_done(&ids);
+	r = db_query(j->c, "SELECT " CLAIM_COLS " FROM accounts a WHERE a.id = ANY ($1::bigint[])"
+			   " AND " NO_LIVE_CODE " ORDER BY a.id", 1, p);
+	free(ids.s);
+	if (!r)
+		return -1;
+	PQclear(j->claim);
+	j->claim = r;
+	j->rows = PQntuples(r);
+	if (j->rows < was)
+		log_event(LOG_LVL_INFO, "print.served_meanwhile", "accounts=%d", was - j->rows);
+	return 0;
+}
+
 /* The next rows of the claim (locked as they are fetched), with their
  * tracking numbers burned; j->rows = 0 at the end. */
 static int fetch_next(struct job *j)
 {
 	char *nums = NULL;
 
-	PQclear(j->claim);
-	j->claim = db_query(j->c, "FETCH " FETCH " FROM print_claim", 0, NULL);
-	if (!j->claim)
-		return -1;
 	j->base = j->n;
-	j->rows = PQntuples(j->claim);
-	if (!j->rows)
-		return 0;
+	do {
+		PQclear(j->claim);
+		j->claim = db_query(j->c, "FETCH " FETCH " FROM print_claim", 0, NULL);
+		if (!j->claim)
+			return -1;
+		j->rows = PQntuples(j->claim);
+		if (!j->rows)
+			return 0;
+		if (!strcmp(j->mode, "new") && drop_served(j))
+			return -1;
+	} while (!j->rows);
 	log_event(LOG_LVL_INFO, "print.claimed", "letters=%d mode=%s", j->rows, j->mode);
 	fault_point("print.after_claim");
 	/* burn, on a connection of its own: committed now, whatever follows */
@@ -227,10 +264,7 @@ static int claim(struct job *j)
 		return -1;
 	snprintf(j->valid_until, sizeof(j->valid_until), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
-	sql = xasprintf("SELECT a.id, a.family_name, a.first_name, coalesce(a.patronymic, ''),"
-			" a.postal_index, coalesce(a.region, ''), coalesce(a.district, ''),"
-			" btrim(a.locality), btrim(a.street), btrim(a.house), coalesce(btrim(a.flat), '')"
-			" FROM accounts a WHERE " MAIL_ACCOUNT " AND a.address_problem IS NULL"
+	sql = xasprintf("SELECT " CLAIM_COLS " FROM accounts a WHERE " MAIL_ACCOUNT " AND a.address_problem IS NULL"
 			" AND (" ADDRESS_PROBLEM ") IS NULL AND %s"
 			" ORDER BY a.id LIMIT $2::bigint FOR UPDATE OF a SKIP LOCKED",
 			scope_sql(j->mode));
@@ -244,6 +278,7 @@ static int claim(struct job *j)
 		}
 		free(decl);
 	}
+	fault_point("print.after_declare");
 	return fetch_next(j);
 }
 
@@ -577,13 +612,16 @@ static int record(struct job *j)
 		goto out;
 	snprintf(batch, sizeof(batch), "%lld", j->b.id);
 	snprintf(ttl, sizeof(ttl), "%lld", j->ttl);
-	/* a reissue: the old code and letter stop counting */
-	if (db_exec(j->c, "UPDATE activation_codes SET status = CASE WHEN expires_at <= now()"
-			  " THEN 'expired' ELSE 'revoked' END"
-			  " WHERE status = 'live' AND account_id = ANY ($1::bigint[])", 1, p) ||
-	    db_exec(j->c, "UPDATE letters SET status = 'revoked'"
-			  " WHERE status IN ('printed', 'posted') AND account_id = ANY ($1::bigint[])",
-		    1, p))
+	/* a reissue: the old code and letter stop counting. Never in "new"
+	 * mode: a live code there is a parallel run's letter (drop_served
+	 * keeps those accounts out; activation_codes_one_live refuses any) */
+	if (strcmp(j->mode, "new") &&
+	    (db_exec(j->c, "UPDATE activation_codes SET status = CASE WHEN expires_at <= now()"
+			   " THEN 'expired' ELSE 'revoked' END"
+			   " WHERE status = 'live' AND account_id = ANY ($1::bigint[])", 1, p) ||
+	     db_exec(j->c, "UPDATE letters SET status = 'revoked'"
+			   " WHERE status IN ('printed', 'posted') AND account_id = ANY ($1::bigint[])",
+		     1, p)))
 		goto out;
 	r = db_query(j->c,
 		"WITH u AS ("
