@@ -9,10 +9,11 @@
  *            (second connection): never printed twice even after a crash
  *   build    per letter a fresh code (CSPRNG, Damm check digit) and its HMAC;
  *            formats/letter.xsl turns the letters' data into layout text
- *   write    print/<batch>/letters.pdf, registry.json, f103.csv, manifest.json
- *            (atomic, 0600)
- *   record   one transaction: old codes/letters revoked, letters, code HMACs,
- *            audit events, "letter sent" notices, batch counts
+ *   write    print/<batch>/letters.pdf, registry.json, f103.csv (atomic, 0600)
+ *   record   one transaction: old codes/letters revoked (reissues only),
+ *            letters, code HMACs, audit events, "letter sent" notices, counts
+ *   manifest manifest.json, only after the commit: a folder holding one has
+ *            every code recorded (a crash in between: the next run writes it)
  *
  * A crash before the record step leaves no live code; the next run claims
  * the same accounts again and prints fresh codes on fresh tracking numbers. */
@@ -54,7 +55,8 @@ static const char help[] =
 	"  letters.pdf    one A4 page per letter (page i = letter i)\n"
 	"  registry.json  Russian Post Otpravka order list\n"
 	"  f103.csv       F103 list: serial, addressee, address, tracking number, mass\n"
-	"  manifest.json  file names, SHA-256, letter count (written last)\n"
+	"  manifest.json  file names, SHA-256, letter count (written last, once the\n"
+	"                 codes are recorded: a folder without one is not complete)\n"
 	"The folder of a batch that died before recording its letters is removed by\n"
 	"the next run: its codes were never stored, so it must not be posted.\n"
 	"Accounts with an incomplete or invalid address are skipped and the reason is\n"
@@ -68,7 +70,8 @@ static const char help[] =
 	"`esia-batch rerun BATCH` of a print batch reissues for that batch's accounts.\n"
 	"\n"
 	"Exit: 0 done or nothing to do, 1 failed (nothing recorded; tracking numbers\n"
-	"already burned stay burned), 2 usage, 65 letters printed but some accounts\n"
+	"already burned stay burned; or recorded but manifest.json not written: the\n"
+	"next run writes it), 2 usage, 65 letters printed but some accounts\n"
 	"skipped for their address (or --account could not be served),\n"
 	"75 another run holds the lock or the database is down.\n";
 
@@ -104,7 +107,6 @@ struct job {
 	char *barcodes;      /* n * 15 */
 	char *macs;          /* n * 65, hex */
 	int files_written;   /* how many of file_names are in dir */
-	int manifest_written;
 	int commit_sent;     /* COMMIT was sent: its outcome may be unknown */
 };
 
@@ -403,15 +405,49 @@ out:
 	return ret;
 }
 
-/* letters.pdf, registry.json, f103.csv, then manifest.json. */
+/* manifest.json for the files in dir: written only once the batch's codes
+ * are recorded, so a folder with a manifest is complete and may be posted. */
+static int write_manifest(const char *dir, long long batch, long long letters)
+{
+	char *path, *man = NULL;
+	size_t manlen = 0;
+	FILE *m = open_memstream(&man, &manlen);
+	int ret = -1;
+
+	if (!m)
+		return error("cannot build manifest.json: %m");
+	fprintf(m, "{\n  \"batch\": %lld,\n  \"letters\": %lld,\n  \"files\": [", batch, letters);
+	for (int i = 0; i < NFILES; i++) {
+		char hex[65] = "";
+		long long bytes;
+
+		path = xasprintf("%s/%s", dir, file_names[i]);
+		ret = sha256_file(path, hex, &bytes);
+		free(path);
+		if (ret) {
+			fclose(m);
+			goto out;
+		}
+		fprintf(m, "%s\n    {\"name\": \"%s\", \"bytes\": %lld, \"sha256\": \"%s\"}",
+			i ? "," : "", file_names[i], bytes, hex);
+	}
+	fputs("\n  ]\n}\n", m);
+	fclose(m);
+	path = xasprintf("%s/manifest.json", dir);
+	ret = atomic_write(path, man, manlen, 0600);
+	free(path);
+out:
+	free(man);
+	return ret;
+}
+
+/* letters.pdf, registry.json, f103.csv (manifest.json after the record). */
 static int write_files(struct job *j)
 {
 	struct atomic_file af[NFILES];
 	struct letter_pdf *pdf = NULL;
 	struct progress pg;
-	char *path, *man = NULL;
-	size_t manlen = 0;
-	FILE *m;
+	char *path;
 	int ret = -1;
 
 	memset(af, 0, sizeof(af));
@@ -475,37 +511,12 @@ static int write_files(struct job *j)
 			fault_point("print.after_pdf");
 	}
 
-	m = open_memstream(&man, &manlen);
-	if (!m)
-		goto out;
-	fprintf(m, "{\n  \"batch\": %lld,\n  \"letters\": %d,\n  \"files\": [", j->b.id, j->n);
-	for (int i = 0; i < NFILES; i++) {
-		char hex[65] = "";
-		long long bytes;
-
-		path = path_in(j, file_names[i]);
-		if (sha256_file(path, hex, &bytes)) {
-			free(path);
-			fclose(m);
-			goto out;
-		}
-		free(path);
-		fprintf(m, "%s\n    {\"name\": \"%s\", \"bytes\": %lld, \"sha256\": \"%s\"}",
-			i ? "," : "", file_names[i], bytes, hex);
-	}
-	fputs("\n  ]\n}\n", m);
-	fclose(m);
-	path = path_in(j, "manifest.json");
-	ret = atomic_write(path, man, manlen, 0600);
-	free(path);
-	if (!ret)
-		j->manifest_written = 1;
+	ret = 0;
 out:
 	if (pdf)
 		letter_pdf_close(pdf);
 	for (int i = 0; i < NFILES; i++)
 		atomic_abort(&af[i]);
-	free(man);
 	return ret;
 }
 
@@ -514,12 +525,6 @@ static void remove_files(struct job *j)
 {
 	for (int i = 0; i < j->files_written; i++) {
 		char *p = path_in(j, file_names[i]);
-
-		unlink(p);
-		free(p);
-	}
-	if (j->manifest_written) {
-		char *p = path_in(j, "manifest.json");
 
 		unlink(p);
 		free(p);
@@ -563,6 +568,41 @@ static int remove_void_folders(struct job *j)
 				log_event(LOG_LVL_WARN, "print.void_removed", "void_batch=%s",
 					  PQgetvalue(r, i, 0));
 		}
+		free(dir);
+	}
+	free(spool);
+	PQclear(r);
+	return 0;
+}
+
+/* Folders of print batches that recorded their letters but died (or failed)
+ * before writing manifest.json: their files were complete before the
+ * commit, so the manifest is all they lack. */
+static int complete_folders(struct job *j)
+{
+	PGresult *r = db_query(j->c,
+		"SELECT b.id, count(*) FROM batches b JOIN letters l ON l.batch_id = b.id"
+		" WHERE b.job = 'print-letters' AND b.status IN ('abandoned', 'failed')"
+		" GROUP BY b.id ORDER BY b.id", 0, NULL);
+	char *spool;
+
+	if (!r)
+		return -1;
+	spool = cfg_spool(j->cfg, "print");
+	for (int i = 0; i < PQntuples(r); i++) {
+		char *dir = xasprintf("%s/%s", spool, PQgetvalue(r, i, 0)),
+		     *man = xasprintf("%s/manifest.json", dir);
+		struct stat st;
+
+		if (!stat(dir, &st) && stat(man, &st)) {
+			atomic_sweep(dir);
+			if (write_manifest(dir, atoll(PQgetvalue(r, i, 0)), atoll(PQgetvalue(r, i, 1))))
+				warning("print folder \"%s\" still has no manifest.json", dir);
+			else
+				log_event(LOG_LVL_WARN, "print.manifest_completed", "completed_batch=%s",
+					  PQgetvalue(r, i, 0));
+		}
+		free(man);
 		free(dir);
 	}
 	free(spool);
@@ -786,7 +826,7 @@ CMD(cmd_print_letters)
 	}
 
 	/* claim */
-	if (remove_void_folders(&j) || flag_addresses(&j) || claim(&j))
+	if (remove_void_folders(&j) || complete_folders(&j) || flag_addresses(&j) || claim(&j))
 		goto fail;
 	if (!j.n) {
 		db_rollback(j.c);
@@ -815,6 +855,13 @@ CMD(cmd_print_letters)
 	/* record */
 	if (record(&j))
 		goto fail;
+	/* the codes are stored: from here on the files are kept whatever fails */
+	fault_point("print.before_manifest");
+	if (write_manifest(j.dir, j.b.id, j.n)) {
+		batch_finish(j.c, &j.b, "failed",
+			     "letters recorded but manifest.json not written: the next run writes it");
+		goto out;
+	}
 	fault_point("print.after_commit");
 	ret = j.b.rejected ? EXIT_DATAERR : 0;
 	batch_finish(j.c, &j.b, j.b.rejected ? "partial" : "succeeded",

@@ -29,6 +29,11 @@ for point in print.after_claim print.after_burn print.mid_pdf print.after_pdf pr
 	is "$?" 137 "$point: killed"
 	crashed="$crashed${crashed:+,}$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")"
 	is "$(sql "SELECT count(*) FROM activation_codes")" 0 "$point: no code recorded by the crash"
+	b=${crashed##*,}
+	if [ -e "$T/spool/print/$b/letters.pdf" ]; then
+		ok $([ ! -e "$T/spool/print/$b/manifest.json" ]; echo $?) \
+			"$point: files written, codes not recorded: no manifest.json"
+	fi
 done
 # each run removes the folders of earlier dead runs; the last one's remains
 is "$(ls "$T/spool/print")" "${crashed##*,}" "the last crash left its print folder (codes never recorded)"
@@ -46,10 +51,31 @@ is "$(sql "SELECT count(*) FROM tracking_numbers WHERE barcode NOT IN (SELECT ba
 make_many 2
 ESIA_FAULT=print.after_commit:kill "$EB" print-letters >"$T/out" 2>"$T/err"
 is "$?" 137 "after_commit: killed"
+b=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+ok $([ -e "$T/spool/print/$b/manifest.json" ]; echo $?) "after_commit: manifest.json is there"
 eb print-letters
 is "$RC" 0 "the next run exits 0"
 like "$OUT" "nothing to print" "and finds nothing to do"
 invariants "after_commit"
+
+# killed between the commit and manifest.json: the next run writes it
+make_many 2
+ESIA_FAULT=print.before_manifest:kill "$EB" print-letters >"$T/out" 2>"$T/err"
+is "$?" 137 "before_manifest: killed"
+b=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $b")" 2 "before_manifest: the letters are recorded"
+ok $([ ! -e "$T/spool/print/$b/manifest.json" ]; echo $?) "before_manifest: no manifest.json yet"
+eb print-letters
+is "$RC" 0 "the next run exits 0"
+like "$OUT" "nothing to print" "and prints nothing again"
+like "$ERR" "print.manifest_completed" "it completes the folder"
+is "$(sed -n 's/.*"letters": \([0-9]*\).*/\1/p' "$T/spool/print/$b/manifest.json")" 2 \
+	"with a manifest counting its two letters"
+(cd "$T/spool/print/$b" && sed -n 's/.*"name": "\([^"]*\)".*"sha256": "\([0-9a-f]*\)".*/\2  \1/p' manifest.json |
+	sha256sum -c --quiet) >/dev/null 2>&1
+is "$?" 0 "whose hashes match the files"
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $b")" 2 "the letters are recorded once"
+invariants "before_manifest"
 
 # reissue one account: old code and letter revoked, new letter works
 acct=$(sql "SELECT min(account_id) FROM letters WHERE status = 'printed'")
