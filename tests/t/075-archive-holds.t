@@ -86,7 +86,7 @@ like "$(held)" "print_batches=1 export_batches=0$" "the log counts it"
 
 # a rerun revokes the last live code: the batch is archived; none of the codes
 # in the archive can be redeemed
-eb rerun "$P1"
+eb rerun "$P1" --force
 is "$RC" 0 "rerun of the print batch reissues its letters" || diag "$ERR"
 P2=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
 is "$(live_codes "$P1")" 0 "no code of the first batch is live now"
