@@ -49,7 +49,8 @@ static const char help[] =
 	"\n"
 	"Exit: 0 done or nothing due, 1 failed, 2 usage, 65 some notices dead\n"
 	"(refused), 75 another run holds the lock, or the SMTP server, the SMS\n"
-	"gateway or the database is unreachable (notices stay pending).\n";
+	"gateway or the database is unreachable (notices stay pending; an outage\n"
+	"is not counted as an attempt).\n";
 
 /* Columns of the claim query. */
 enum { C_ID, C_EVENT, C_EMAIL, C_PHONE, C_FAMILY, C_FIRST, C_PATRONYMIC, C_REASON, C_TRACKING,
@@ -64,16 +65,18 @@ static const char claim_sql[] =
 	" FOR UPDATE OF n SKIP LOCKED";
 
 /* One UPDATE per chunk. Outcomes: sent; dead (permanent); retry (transient:
- * backoff, dead at max_attempts); down (server unreachable: backoff, never
- * dead for it). The batch that settles a notice (sent or dead) is recorded
- * in sent_batch_id, so `rerun` finds a batch's dead notices. */
+ * backoff, dead at max_attempts); down (server unreachable, or not tried
+ * because it was: backoff, and not an attempt, so an outage longer than
+ * max_attempts backoffs does not kill notices). The batch that settles a
+ * notice (sent or dead) is recorded in sent_batch_id, so `rerun` finds a
+ * batch's dead notices. */
 static const char record_sql[] =
 	"WITH u AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u (id, outcome, err)),"
 	" upd AS (UPDATE notifications n SET"
 	"  status = CASE WHEN u.outcome = 'sent' THEN 'sent'"
 	"   WHEN u.outcome = 'dead' OR (u.outcome = 'retry' AND n.attempts + 1 >= $4::int) THEN 'dead'"
 	"   ELSE 'pending' END,"
-	"  attempts = n.attempts + 1,"
+	"  attempts = n.attempts + CASE WHEN u.outcome = 'down' THEN 0 ELSE 1 END,"
 	"  sent_at = CASE WHEN u.outcome = 'sent' THEN now() END,"
 	"  sent_batch_id = CASE WHEN u.outcome IN ('sent', 'dead')"
 	"   OR (u.outcome = 'retry' AND n.attempts + 1 >= $4::int) THEN $5::bigint ELSE n.sent_batch_id END,"

@@ -15,6 +15,7 @@ from = no-reply@gosuslugi.example
 rate_limit = ${2:-0}
 [notify]
 chunk = 5
+max_attempts = 3
 backoff_base = 30s"
 	write_config
 }
@@ -35,9 +36,19 @@ eb notify
 is "$RC" 75 "SMTP server down: exit 75"
 like "$ERR" "notify.down" "logged as down"
 is "$(sql "SELECT count(*) FROM notifications WHERE status = 'pending' AND next_attempt_at > now()
-	AND attempts = 1 AND last_error LIKE 'smtp:%connect%'")" 5 "the claimed chunk stays pending with backoff and the reason"
-is "$(sql "SELECT count(*) FROM notifications WHERE status = 'pending' AND attempts = 0")" 2 \
+	AND attempts = 0 AND last_error LIKE 'smtp:%connect%'")" 5 \
+	"the claimed chunk stays pending with backoff and the reason, no attempt counted"
+is "$(sql "SELECT count(*) FROM notifications WHERE status = 'pending' AND last_error IS NULL")" 2 \
 	"the rest is untouched"
+# an outage longer than max_attempts (3) runs: down is not an attempt
+for i in 1 2 3 4 5; do
+	sql "UPDATE notifications SET next_attempt_at = now() - interval '1 second'"
+	eb notify
+	[ "$RC" = 75 ] || break
+done
+is "$RC" 75 "five more runs against the dead server: exit 75 each"
+is "$(sql "SELECT count(*) FROM notifications WHERE status = 'pending' AND attempts = 0")" 7 \
+	"after six down runs all 7 are pending, attempts still 0"
 is "$(sql "SELECT status FROM batches WHERE job = 'notify' ORDER BY id DESC LIMIT 1")" failed "the batch failed"
 like "$(sql "SELECT error FROM batches WHERE job = 'notify' ORDER BY id DESC LIMIT 1")" "unreachable" "with the reason"
 
