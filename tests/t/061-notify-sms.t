@@ -107,14 +107,14 @@ enqueue "$boris" check_passed "cp:$boris" '{}' >/dev/null
 eb notify --channel sms
 is "$RC" 75 "gateway unreachable: exit 75"
 like "$ERR" "notify.down" "logged as down"
-is "$(sql "SELECT status || '/' || (next_attempt_at > now()) FROM notifications WHERE event_key = 'cp:$boris'")" \
-	"pending/true" "the notice stays pending with backoff"
+is "$(sql "SELECT status || '/' || (next_attempt_at > now()) || '/' || attempts FROM notifications WHERE event_key = 'cp:$boris'")" \
+	"pending/true/0" "the notice stays pending with backoff, no attempt counted"
 
 # bad token file permissions are refused before anything is sent
 chmod 0644 "$T/sms.token"
 sql "UPDATE notifications SET next_attempt_at = now() - interval '1 second' WHERE event_key = 'cp:$boris'"
 eb notify --channel sms
 is "$RC" 1 "a token file readable by others fails the run"
-is "$(sql "SELECT status || '/' || attempts FROM notifications WHERE event_key = 'cp:$boris'")" "pending/1" \
+is "$(sql "SELECT status || '/' || attempts FROM notifications WHERE event_key = 'cp:$boris'")" "pending/0" \
 	"and leaves the notice untouched"
 done_testing
