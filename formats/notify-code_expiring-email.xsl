@@ -6,9 +6,9 @@
   <xsl:template match="/notice">
     <xsl:text>Subject: Госуслуги: срок действия кода подтверждения истекает&#10;&#10;</xsl:text>
     <xsl:call-template name="greeting"/>
-    <xsl:text>Срок действия кода подтверждения из заказного письма истекает </xsl:text>
-    <xsl:call-template name="date"><xsl:with-param name="d" select="expires"/></xsl:call-template>
-    <xsl:text>.&#10;Введите код в разделе «Персональные данные» личного кабинета до этой даты.&#10;</xsl:text>
+    <xsl:text>Код подтверждения из заказного письма действителен до </xsl:text>
+    <xsl:call-template name="date"><xsl:with-param name="d" select="valid-until"/></xsl:call-template>
+    <xsl:text> включительно.&#10;Введите код в разделе «Персональные данные» личного кабинета не позднее этого дня.&#10;</xsl:text>
     <xsl:text>Если письмо не пришло, код можно запросить повторно.&#10;</xsl:text>
     <xsl:call-template name="footer"/>
   </xsl:template>

@@ -4,8 +4,8 @@
   <xsl:include href="notify-common.xsl"/>
   <xsl:output method="text" encoding="UTF-8"/>
   <xsl:template match="/notice">
-    <xsl:text>Госуслуги: код подтверждения действует до </xsl:text>
-    <xsl:call-template name="date"><xsl:with-param name="d" select="expires"/></xsl:call-template>
-    <xsl:text>. Введите его в разделе «Персональные данные».</xsl:text>
+    <xsl:text>Госуслуги: код подтверждения действителен до </xsl:text>
+    <xsl:call-template name="date"><xsl:with-param name="d" select="valid-until"/></xsl:call-template>
+    <xsl:text> включительно. Введите его в разделе «Персональные данные».</xsl:text>
   </xsl:template>
 </xsl:stylesheet>

@@ -1,7 +1,8 @@
 <?xml version="1.0" encoding="UTF-8"?>
 <!-- Shared parts of the notification texts (formats/notify-EVENT-CHANNEL.xsl).
      Input: <notice id event channel><first-name/><patronymic/><family-name/>
-     and, per event, <reason/>, <tracking/> or <expires/> (YYYY-MM-DD). -->
+     and, per event, <reason/>, <tracking/> or <valid-until/> (YYYY-MM-DD: the code's last valid
+     day, the letter's "до DD.MM.YYYY включительно"). -->
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
   <!-- "Здравствуйте, Иван Иванович!" (name and patronymic, as officially addressed) -->
   <xsl:template name="greeting">

@@ -54,11 +54,15 @@ static const char help[] =
 
 /* Columns of the claim query. */
 enum { C_ID, C_EVENT, C_EMAIL, C_PHONE, C_FAMILY, C_FIRST, C_PATRONYMIC, C_REASON, C_TRACKING,
-       C_EXPIRES };
+       C_VALID_UNTIL };
 
+/* valid_until is the code's last valid day, as the letter prints it.
+ * Notices queued by older versions carry 'expires', the day after. */
 static const char claim_sql[] =
 	"SELECT n.id, n.event, a.email, a.phone, a.family_name, a.first_name, a.patronymic,"
-	" n.payload->>'reason', n.payload->>'tracking', n.payload->>'expires'"
+	" n.payload->>'reason', n.payload->>'tracking',"
+	" coalesce(n.payload->>'valid_until', CASE WHEN n.payload->>'expires' ~ '^\\d{4}-\\d\\d-\\d\\d$'"
+	"  THEN to_char((n.payload->>'expires')::date - 1, 'YYYY-MM-DD') END)"
 	" FROM notifications n JOIN accounts a ON a.id = n.account_id"
 	" WHERE n.status = 'pending' AND n.next_attempt_at <= now() AND n.channel = $1"
 	" ORDER BY n.next_attempt_at, n.id LIMIT $2::int"
@@ -210,7 +214,7 @@ static char *render(struct run *r, PGresult *res, int i, const char *channel, ch
 	static const struct { int col; const char *name; } fields[] = {
 		{ C_FIRST, "first-name" }, { C_PATRONYMIC, "patronymic" },
 		{ C_FAMILY, "family-name" }, { C_REASON, "reason" },
-		{ C_TRACKING, "tracking" }, { C_EXPIRES, "expires" },
+		{ C_TRACKING, "tracking" }, { C_VALID_UNTIL, "valid-until" },
 	};
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "notice");
@@ -462,7 +466,9 @@ out:
 }
 
 /* code_expiring for live codes expiring within days, once per code (the
- * event key names the code), in the batch's own transaction. */
+ * event key names the code), in the batch's own transaction. expires_at is
+ * the first moment the code no longer works (midnight Moscow time after the
+ * letter's "до D включительно"), so the notice names the second before. */
 static int enqueue_expiring(struct run *r, long long days)
 {
 	char d[24], bid[24];
@@ -475,7 +481,8 @@ static int enqueue_expiring(struct run *r, long long days)
 		return -1;
 	res = db_query(r->c,
 		"SELECT coalesce(sum(enqueue_notice(account_id, 'code_expiring', 'code_expiring:' || id,"
-		" jsonb_build_object('expires', to_char(expires_at AT TIME ZONE 'Europe/Moscow', 'YYYY-MM-DD')),"
+		" jsonb_build_object('valid_until', to_char((expires_at - interval '1 second')"
+		"  AT TIME ZONE 'Europe/Moscow', 'YYYY-MM-DD')),"
 		" $2::bigint)), 0) FROM activation_codes"
 		" WHERE status = 'live' AND expires_at > now()"
 		" AND expires_at <= now() + $1::int * interval '1 day'", 2, p);

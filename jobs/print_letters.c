@@ -674,8 +674,10 @@ static int record(struct job *j)
 		" k AS ("
 		"  INSERT INTO activation_codes (account_id, letter_id, code_hmac, expires_at)"
 		"  SELECT l.account_id, l.id, decode(u.mac, 'hex'),"
+		/* ::timestamp: a bare date would become a timestamptz in the
+		 * session's zone, and the code would end hours off midnight */
 		"    ((((now() + $5::bigint * interval '1 second') AT TIME ZONE 'Europe/Moscow')::date + 1)"
-		"      AT TIME ZONE 'Europe/Moscow')"
+		"      ::timestamp AT TIME ZONE 'Europe/Moscow')"
 		"  FROM l JOIN u USING (account_id) RETURNING 1),"
 		" e AS ("
 		"  INSERT INTO audit_events (event, account_id, batch_id, details)"

@@ -36,7 +36,7 @@ ivan=$(account 'Петров' 'Иван' 'Сергеевич' 'ivan.petrov@mail.
 anna=$(account 'Смирнова' 'Анна' '' 'anna.smirnova@mail.example' '')
 enqueue "$ivan" check_failed "cf:$ivan" '{"reason": "паспорт недействителен"}' >/dev/null
 enqueue "$ivan" letter_sent "ls:$ivan" '{"tracking": "80093053624992"}' >/dev/null
-enqueue "$ivan" code_expiring "ce:$ivan" '{"expires": "2026-12-31"}' >/dev/null
+enqueue "$ivan" code_expiring "ce:$ivan" '{"valid_until": "2026-12-31"}' >/dev/null
 enqueue "$anna" check_passed "cp:$anna" '{}' >/dev/null
 enqueue "$anna" account_confirmed "ac:$anna" '{}' >/dev/null
 # many more, so that connection reuse is visible
@@ -107,8 +107,8 @@ mid="<esia-notice-$ce@gosuslugi.example>"
 is "$(mail_field "$M" "$mid" subject)" "Госуслуги: срок действия кода подтверждения истекает" "code_expiring: subject"
 is "$(mail_field "$M" "$mid" body)" "Здравствуйте, Иван Сергеевич!
 
-Срок действия кода подтверждения из заказного письма истекает 31.12.2026.
-Введите код в разделе «Персональные данные» личного кабинета до этой даты.
+Код подтверждения из заказного письма действителен до 31.12.2026 включительно.
+Введите код в разделе «Персональные данные» личного кабинета не позднее этого дня.
 Если письмо не пришло, код можно запросить повторно.
 
 --

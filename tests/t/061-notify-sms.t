@@ -35,7 +35,7 @@ for l in open(sys.argv[1]):
 olga=$(account 'Кузнецова' 'Ольга' 'Павловна' 'olga.k@mail.example' '+79161234567')
 petr=$(account 'Орлов' 'Пётр' '' '' '+79035550011')
 enqueue "$olga" letter_sent "ls:$olga" '{"tracking": "80093053624992"}' >/dev/null
-enqueue "$petr" code_expiring "ce:$petr" '{"expires": "2027-01-05"}' >/dev/null
+enqueue "$petr" code_expiring "ce:$petr" '{"valid_until": "2027-01-05"}' >/dev/null
 ls=$(sql "SELECT id FROM notifications WHERE event_key = 'ls:$olga' AND channel = 'sms'")
 ce=$(sql "SELECT id FROM notifications WHERE event_key = 'ce:$petr' AND channel = 'sms'")
 is "$(sql "SELECT count(*) FROM notifications WHERE event_key = 'ls:$olga'")" 2 \
@@ -45,7 +45,7 @@ eb notify
 is "$RC" 0 "notify (both channels) exits 0"
 like "$OUT" "sent 3, to retry 0, dead 0" "3 sent: Olga's e-mail and SMS, Petr's SMS"
 is "$(received | sort)" "200|esia-notice-$ls|+79161234567|Госуслуги: письмо с кодом подтверждения отправлено, почтовый идентификатор 80093053624992.|Bearer tok-$$
-200|esia-notice-$ce|+79035550011|Госуслуги: код подтверждения действует до 05.01.2027. Введите его в разделе «Персональные данные».|Bearer tok-$$" \
+200|esia-notice-$ce|+79035550011|Госуслуги: код подтверждения действителен до 05.01.2027 включительно. Введите его в разделе «Персональные данные».|Bearer tok-$$" \
 	"the gateway received the JSON: id, phone, exact Russian text, bearer token"
 is "$(mails "$SMTP_DIR" | grep -c .)" 1 "and Olga's e-mail went out too"
 is "$(sql "SELECT string_agg(channel || ':' || status, ',' ORDER BY channel) FROM notifications WHERE event_key = 'ls:$olga'")" \

@@ -59,14 +59,15 @@ sql "INSERT INTO batches (id, job, status, finished_at) VALUES (900, 'print-lett
             ($b, 902, decode(repeat('cd', 32), 'hex'), now() + interval '30 days', 'live'),
             ($c, 903, decode(repeat('ef', 32), 'hex'), now() + interval '2 days', 'used')"
 sql "UPDATE activation_codes SET expires_at = now() + interval '3 days' WHERE account_id = $a"
-want=$(sql "SELECT to_char((now() + interval '3 days') AT TIME ZONE 'Europe/Moscow', 'DD.MM.YYYY')")
+want=$(sql "SELECT to_char((expires_at - interval '1 second') AT TIME ZONE 'Europe/Moscow', 'DD.MM.YYYY')
+	FROM activation_codes WHERE account_id = $a")
 eb notify --expiring-days 7
 is "$RC" 0 "notify --expiring-days 7 exits 0"
 is "$(sql "SELECT count(*) FROM notifications WHERE event = 'code_expiring'")" 1 \
 	"one notice: the live code within 7 days (not the 30-day one, not the used one)"
 is "$(tail -n 1 "$SMS_DIR/sms.jsonl" | $PY -c 'import json,sys; print(json.load(sys.stdin)["body"]["text"])')" \
-	"Госуслуги: код подтверждения действует до $want. Введите его в разделе «Персональные данные»." \
-	"the SMS names the expiry date"
+	"Госуслуги: код подтверждения действителен до $want включительно. Введите его в разделе «Персональные данные»." \
+	"the SMS names the code's last valid day"
 eb notify --expiring-days 7
 like "$OUT" "sent 0" "a second run enqueues nothing new"
 is "$(sql "SELECT count(*) FROM notifications WHERE event = 'code_expiring'")" 1 "still one notice"
