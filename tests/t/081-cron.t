@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cron/: every scheduled command is a real command with valid options, the
-# crontab lines are well-formed, the timers' calendars parse.
+# crontab lines are well-formed, the timers' calendars parse; the optional
+# metrics directory cannot keep a unit from starting.
 . "$(dirname "$0")/../lib/harness.sh"
 
 n=0
@@ -28,5 +29,15 @@ for t in "$TOP"/cron/*.timer; do
 	cmd=$(sed -n 's/^ExecStart=[^ ]* --quiet //p' "$svc")
 	eb help "${cmd%% *}"
 	is "$RC" 0 "$(basename "$svc") runs a real command (${cmd%% *})"
+done
+
+# ReadWritePaths= of a missing directory fails the unit (226/NAMESPACE) unless
+# it is prefixed with "-"; only the spool is required, metrics are optional
+for svc in "$TOP"/cron/*.service; do
+	rw=$(sed -n 's/^ReadWritePaths=//p' "$svc")
+	like "$rw" '(^| )-/var/lib/node_exporter/textfile_collector( |$)' \
+		"$(basename "$svc"): the metrics directory is optional (-)"
+	bad=$(printf '%s\n' $rw | grep -v -e '^-' -e '^/var/spool/esia-batch$')
+	is "$bad" "" "$(basename "$svc"): no other required path"
 done
 done_testing
