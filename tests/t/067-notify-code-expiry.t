@@ -31,6 +31,20 @@ is "$(sql "SELECT to_char(expires_at AT TIME ZONE 'Europe/Moscow', 'DD.MM.YYYY H
 	"$(sql "SELECT to_char(to_date('$D', 'DD.MM.YYYY') + 1, 'DD.MM.YYYY') || ' 00:00:00'")" \
 	"expires_at is the midnight after D, Moscow time"
 
+# schema 013 moves a code written by the old print-letters (on a UTC server:
+# 06:00 Moscow time the day after D) back to the midnight after D, once
+PGTZ=UTC sql "UPDATE activation_codes SET expires_at = ((to_date('$D', 'DD.MM.YYYY') + 1)
+	AT TIME ZONE 'Europe/Moscow') WHERE account_id = $ivan" >/dev/null
+is "$(sql "SELECT to_char(expires_at AT TIME ZONE 'Europe/Moscow', 'HH24:MI') FROM activation_codes WHERE account_id = $ivan")" \
+	"06:00" "an old-style expiry (UTC server) ends at 06:00 Moscow time"
+for i in 1 2; do
+	PGTZ=UTC "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -f "$TOP/schema/013_code_expiry_moscow.sql" >/dev/null
+	is "$(sql "SELECT to_char(expires_at AT TIME ZONE 'Europe/Moscow', 'DD.MM.YYYY HH24:MI:SS')
+		FROM activation_codes WHERE account_id = $ivan")" \
+		"$(sql "SELECT to_char(to_date('$D', 'DD.MM.YYYY') + 1, 'DD.MM.YYYY') || ' 00:00:00'")" \
+		"013 (run $i): the code ends at the midnight after D again"
+done
+
 # a notice queued before the payload named the last valid day
 oleg=$(sql "SELECT id FROM accounts WHERE family_name = 'Безадресный'")
 enqueue "$oleg" code_expiring "legacy:$oleg" '{"expires": "2027-01-01"}' >/dev/null
