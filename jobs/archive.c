@@ -863,7 +863,7 @@ CMD(cmd_archive)
 		else if (log_verbosity() >= 0)
 			printf("nothing to archive (no finished batch older than %lld day%s)\n", days,
 			       days == 1 ? "" : "s");
-		ret = 0;
+		ret = ledger_job_ran(R.c, "archive", NULL) ? EXIT_FAILED : 0;
 		goto out;
 	}
 	if (!*R.cert) {

@@ -383,7 +383,7 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 	if (!work) {
 		if (ctx->verbosity >= 0)
 			printf("export-checks %s: nothing to do\n", ag->name);
-		ret = EXIT_DONE;
+		ret = ledger_job_ran(c, "export-checks", ag->name) ? EXIT_FAILED : EXIT_DONE;
 		goto out;
 	}
 

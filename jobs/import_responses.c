@@ -504,7 +504,7 @@ CMD(cmd_import_responses)
 		if (!n) {
 			if (ctx->verbosity >= 0)
 				printf("nothing to import\n");
-			ret = EXIT_DONE;
+			ret = ledger_job_ran(r.c, "import-responses", NULL) ? EXIT_FAILED : EXIT_DONE;
 			goto out;
 		}
 	}

@@ -577,7 +577,7 @@ CMD(cmd_notify)
 			else if (ctx->verbosity >= 0) /* -q: cron mails any output */
 				printf("nothing to do: no notices due%s%s\n", only ? " on " : "",
 				       only ? only : "");
-			ret = 0;
+			ret = ledger_job_ran(r.c, "notify", only) ? EXIT_FAILED : 0;
 			goto out;
 		}
 		free(due);

@@ -148,6 +148,18 @@ int batch_reload_counts(PGconn *c, struct batch *b)
 	return 0;
 }
 
+#define RAN_UPSERT " ON CONFLICT (job, scope) DO UPDATE SET last_run_at = excluded.last_run_at"
+
+int ledger_job_ran(PGconn *c, const char *job, const char *scope)
+{
+	const char *p[2] = { job, scope ? scope : "" };
+
+	if (db_exec(c, "INSERT INTO job_runs (job, scope, last_run_at) VALUES ($1, $2, now())"
+		       RAN_UPSERT, 2, p))
+		return -1;
+	return ledger_write_metrics(c);
+}
+
 int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err)
 {
 	char id[24], rec[24], rej[24], *why = NULL;
@@ -169,6 +181,9 @@ int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err
 		" finished_at = now() WHERE id = $1", 5, p);
 	log_event(strcmp(status, "succeeded") ? LOG_LVL_WARN : LOG_LVL_INFO, "batch.finish",
 		  "status=%s records=%lld rejected=%lld", status, b->records, b->rejected);
+	if (!ret)
+		ret = db_exec(c, "INSERT INTO job_runs (job, scope, last_run_at)"
+				 " SELECT job, scope, now() FROM batches WHERE id = $1" RAN_UPSERT, 1, p);
 	if (!ret)
 		ret = ledger_write_metrics(c);
 	/* Session locks go with the connection; release them now for callers
@@ -221,12 +236,17 @@ int ledger_write_metrics(PGconn *c)
 		{ "esia_batch_rejected_total", "counter", "inputs rejected by all runs" },
 		{ "esia_batch_failures_total", "counter", "failed, partial or abandoned runs" },
 	};
+	static const char last_run[] = "esia_batch_last_run_timestamp_seconds";
 	struct atomic_file af;
-	PGresult *r;
+	PGresult *r, *runs = NULL;
 	int ret = -1;
 
 	if (!metrics_file)
 		return 0;
+	runs = db_query(c, "SELECT job, scope, extract(epoch FROM last_run_at)::bigint FROM job_runs"
+			   " ORDER BY 1, 2", 0, NULL);
+	if (!runs)
+		return -1;
 	r = db_query(c,
 		"WITH fin AS (SELECT * FROM batches WHERE status <> 'running'),"
 		" last AS (SELECT DISTINCT ON (job, scope) job, scope, records, rejected,"
@@ -240,7 +260,7 @@ int ledger_write_metrics(PGconn *c)
 		" FROM fin f JOIN last l USING (job, scope) GROUP BY f.job, f.scope, l.records,"
 		" l.rejected, l.took ORDER BY 1, 2", 0, NULL);
 	if (!r)
-		return -1;
+		goto out;
 	if (mkdir_p_parent(metrics_file) || atomic_open(&af, metrics_file, 0644))
 		goto out;
 	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
@@ -250,8 +270,14 @@ int ledger_write_metrics(PGconn *c)
 			fprintf(af.fp, "%s{job=\"%s\",scope=\"%s\"} %s\n", fam[k][0],
 				PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2 + k));
 	}
+	fprintf(af.fp, "# HELP %s end of the last run, with or without work\n# TYPE %s gauge\n",
+		last_run, last_run);
+	for (int i = 0; i < PQntuples(runs); i++)
+		fprintf(af.fp, "%s{job=\"%s\",scope=\"%s\"} %s\n", last_run, PQgetvalue(runs, i, 0),
+			PQgetvalue(runs, i, 1), PQgetvalue(runs, i, 2));
 	ret = atomic_commit(&af);
 out:
+	PQclear(runs);
 	PQclear(r);
 	return ret;
 }

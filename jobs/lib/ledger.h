@@ -49,6 +49,9 @@ int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err
 void ledger_set_metrics_file(const char *path);
 /* Rewrite the metrics file from the ledger now (also done by batch_finish). */
 int ledger_write_metrics(PGconn *c);
+/* A run of job (scope NULL = none) that found nothing to do ended: noted in
+ * job_runs (batch_finish notes the others) and the metrics rewritten. */
+int ledger_job_ran(PGconn *c, const char *job, const char *scope);
 
 /* {"argv": [...]} for the params column: what `rerun` replays. argv[0] is
  * the command name. Caller frees. */

@@ -22,7 +22,7 @@ answer() {
 		bail "the agency simulator failed"
 }
 dump() {
-	"$PGBIN/pg_dump" --data-only --no-owner --exclude-table=batches "$PGDATABASE" 2>/dev/null |
+	"$PGBIN/pg_dump" --data-only --no-owner --exclude-table=batches --exclude-table=job_runs "$PGDATABASE" 2>/dev/null |
 		grep -Ev '^(-- Dumped|\\restrict|\\unrestrict|SELECT pg_catalog.setval..public.batches_id_seq)' >"$1"
 }
 inbox_count() { find "$SP/inbox" -type f ! -name '.*' | wc -l; }

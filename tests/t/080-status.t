@@ -89,6 +89,23 @@ is "$got" "1 2 True" "metrics parse; 1 abandoned run, 2 records, a success times
 is "$(stat -c %a "$LEDGER_METRICS")" 644 "metrics file readable by node_exporter"
 unset LEDGER_METRICS
 
+# a run with nothing to do records no batch, but its end is noted for the
+# metrics: a stale last-run time means the schedule stopped, not a quiet day
+CONFIG_EXTRA="$CONFIG_EXTRA
+[metrics]
+file = $T/metrics/jobs.prom"
+write_config
+nb=$(sql "SELECT count(*) FROM batches")
+eb import-responses
+is "$RC/$OUT" "0/nothing to import" "import with an empty inbox: nothing to do"
+is "$(sql "SELECT count(*) FROM batches")" "$nb" "no batch recorded for it"
+is "$(sql "SELECT count(*) FROM job_runs WHERE job = 'import-responses' AND scope = ''
+	AND last_run_at > now() - interval '1 minute'")" 1 "its run is noted in job_runs"
+like "$(cat "$T/metrics/jobs.prom" 2>/dev/null)" 'esia_batch_last_run_timestamp_seconds\{job="import-responses",scope=""\} [0-9]{10}' \
+	"and shown as esia_batch_last_run_timestamp_seconds"
+got=$(/usr/bin/python3 "$T/promparse.py" "$T/metrics/jobs.prom" 2>&1 | tail -1)
+like "$got" "True" "the metrics file still parses"
+
 # rerun refusals
 ok_id=$(sql "SELECT id FROM batches WHERE status = 'succeeded' ORDER BY id LIMIT 1")
 eb rerun "$ok_id"
