@@ -2,7 +2,7 @@
 # import-responses refuses hostile packets (XML, size and signature cases, a
 # signer other than [pfr] signer_subject; the signed-but-wrong ones are in
 # 045): each one leaves the database byte-for-byte unchanged (pg_dump of every
-# table but batches), lands in rejected/AGENCY/ with NAME.reason, is counted
+# table but the ledger: batches, job_runs), lands in rejected/AGENCY/ with NAME.reason, is counted
 # on the batch, exit 65.
 CONFIG_EXTRA="[pfr]
 max_response_bytes = 200000"

@@ -2,7 +2,8 @@
 # import-responses refuses signed-but-wrong packets (signature wrapping, unknown
 # request or record, a CheckId twice, wrong agency; XML and signature cases are
 # in 041): each leaves the database byte-for-byte unchanged (pg_dump of every
-# table but batches), lands in rejected/AGENCY/ with NAME.reason, exit 65.
+# table but the ledger: batches, job_runs), lands in rejected/AGENCY/ with
+# NAME.reason, exit 65.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$TOP/tests/sim/testlib.sh"
 
