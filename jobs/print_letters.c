@@ -533,76 +533,67 @@ static void remove_files(struct job *j)
 		rmdir(j->dir);
 }
 
-/* Folders of print batches that died or failed before recording: their
- * codes were never stored, so the letters must never be posted. Remove them
- * (the tracking numbers stay burned). */
-static int remove_void_folders(struct job *j)
+/* The folders of print batches that died or failed. Without letters
+ * recorded, their codes were never stored and the letters must never be
+ * posted: removed (the tracking numbers stay burned). With letters recorded
+ * but no manifest.json (a death between the commit and the manifest), the
+ * files were complete before the commit: the manifest is all they lack. */
+static void remove_void_folder(const char *dir, const char *batch)
+{
+	static const char *const names[] = { "letters.pdf", "registry.json", "f103.csv",
+					     "manifest.json" };
+
+	atomic_sweep(dir);
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		char *f = xasprintf("%s/%s", dir, names[k]);
+
+		unlink(f);
+		free(f);
+	}
+	if (rmdir(dir))
+		warning("cannot remove the void print folder \"%s\": %m", dir);
+	else
+		log_event(LOG_LVL_WARN, "print.void_removed", "void_batch=%s", batch);
+}
+
+static void complete_folder(const char *dir, const char *batch, long long letters)
+{
+	char *man = xasprintf("%s/manifest.json", dir);
+	struct stat st;
+
+	if (stat(man, &st)) {
+		atomic_sweep(dir);
+		if (write_manifest(dir, atoll(batch), letters))
+			warning("print folder \"%s\" still has no manifest.json", dir);
+		else
+			log_event(LOG_LVL_WARN, "print.manifest_completed", "completed_batch=%s", batch);
+	}
+	free(man);
+}
+
+static int settle_folders(struct job *j)
 {
 	PGresult *r = db_query(j->c,
-		"SELECT id FROM batches b WHERE job = 'print-letters'"
-		" AND status IN ('abandoned', 'failed')"
-		" AND NOT EXISTS (SELECT 1 FROM letters l WHERE l.batch_id = b.id)", 0, NULL);
+		"SELECT b.id, (SELECT count(*) FROM letters l WHERE l.batch_id = b.id)"
+		" FROM batches b WHERE b.job = 'print-letters' AND b.status IN ('abandoned', 'failed')"
+		" ORDER BY b.id", 0, NULL);
 	char *spool;
 
 	if (!r)
 		return -1;
 	spool = cfg_spool(j->cfg, "print");
 	for (int i = 0; i < PQntuples(r); i++) {
-		char *dir = xasprintf("%s/%s", spool, PQgetvalue(r, i, 0));
+		const char *batch = PQgetvalue(r, i, 0);
+		long long letters = atoll(PQgetvalue(r, i, 1));
+		char *dir = xasprintf("%s/%s", spool, batch);
 		struct stat st;
 
 		if (!stat(dir, &st)) {
-			static const char *const names[] = { "letters.pdf", "registry.json", "f103.csv",
-							     "manifest.json" };
-
-			atomic_sweep(dir);
-			for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-				char *f = xasprintf("%s/%s", dir, names[k]);
-
-				unlink(f);
-				free(f);
-			}
-			if (rmdir(dir))
-				warning("cannot remove the void print folder \"%s\": %m", dir);
+			if (letters)
+				complete_folder(dir, batch, letters);
 			else
-				log_event(LOG_LVL_WARN, "print.void_removed", "void_batch=%s",
-					  PQgetvalue(r, i, 0));
+				remove_void_folder(dir, batch);
 		}
-		free(dir);
-	}
-	free(spool);
-	PQclear(r);
-	return 0;
-}
-
-/* Folders of print batches that recorded their letters but died (or failed)
- * before writing manifest.json: their files were complete before the
- * commit, so the manifest is all they lack. */
-static int complete_folders(struct job *j)
-{
-	PGresult *r = db_query(j->c,
-		"SELECT b.id, count(*) FROM batches b JOIN letters l ON l.batch_id = b.id"
-		" WHERE b.job = 'print-letters' AND b.status IN ('abandoned', 'failed')"
-		" GROUP BY b.id ORDER BY b.id", 0, NULL);
-	char *spool;
-
-	if (!r)
-		return -1;
-	spool = cfg_spool(j->cfg, "print");
-	for (int i = 0; i < PQntuples(r); i++) {
-		char *dir = xasprintf("%s/%s", spool, PQgetvalue(r, i, 0)),
-		     *man = xasprintf("%s/manifest.json", dir);
-		struct stat st;
-
-		if (!stat(dir, &st) && stat(man, &st)) {
-			atomic_sweep(dir);
-			if (write_manifest(dir, atoll(PQgetvalue(r, i, 0)), atoll(PQgetvalue(r, i, 1))))
-				warning("print folder \"%s\" still has no manifest.json", dir);
-			else
-				log_event(LOG_LVL_WARN, "print.manifest_completed", "completed_batch=%s",
-					  PQgetvalue(r, i, 0));
-		}
-		free(man);
 		free(dir);
 	}
 	free(spool);
@@ -828,7 +819,7 @@ CMD(cmd_print_letters)
 	}
 
 	/* claim */
-	if (remove_void_folders(&j) || complete_folders(&j) || flag_addresses(&j) || claim(&j))
+	if (settle_folders(&j) || flag_addresses(&j) || claim(&j))
 		goto fail;
 	if (!j.n) {
 		db_rollback(j.c);
@@ -885,7 +876,7 @@ fail:
 	/* A COMMIT lost with the connection may still have committed: then
 	 * these files are the only print of codes now live. Keep them; the
 	 * next run removes the folder unless the database holds its letters
-	 * (remove_void_folders). A COMMIT the server refused committed nothing. */
+	 * (settle_folders). A COMMIT the server refused committed nothing. */
 	if (!j.commit_sent || !db_is_down(j.c))
 		remove_files(&j);
 	batch_finish(j.c, &j.b, fail, "print-letters failed: see the log");
