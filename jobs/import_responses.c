@@ -160,6 +160,8 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 		goto out;
 	/* the name it will have there (another packet of the same name stays) */
 	target = move_target(path, dir);
+	if (!target)
+		goto out;
 	reason = xasprintf("%s.reason", target);
 	name = strrchr(target, '/') + 1;
 	p[2] = name;

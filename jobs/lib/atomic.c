@@ -222,8 +222,13 @@ char *free_name(const char *dir, const char *name, const char *src)
 
 	/* NAME.xml, then NAME.2.xml, NAME.3.xml...: a different file of the
 	 * same name never replaces one kept before */
-	for (int n = 2; !access(to, F_OK) && !same_bytes(src, to) && n < 1000; n++) {
+	for (int n = 2; !access(to, F_OK) && !same_bytes(src, to); n++) {
 		free(to);
+		if (n == 1000) {
+			error("no free name for \"%s\" in \"%s\" (999 different files of that name)",
+			      name, dir);
+			return NULL;
+		}
 		if (dot && dot != name)
 			to = xasprintf("%s/%.*s.%d%s", dir, (int)(dot - name), name, n, dot);
 		else
@@ -248,6 +253,8 @@ int move_into(const char *src, const char *dstdir, char **dst)
 	if (mkdir_p(dstdir, 0700))
 		goto out;
 	to = move_target(src, dstdir);
+	if (!to)
+		goto out;
 	if (!access(to, F_OK)) {
 		/* the same bytes are already kept there (a move cut short by a
 		 * crash, or the same packet again): the source is not needed */

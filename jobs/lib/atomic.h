@@ -52,10 +52,10 @@ int mkdir_p_parent(const char *path);
  * kept and src becomes NAME.2.EXT (.3, ...). The path src now has is
  * returned in *dst if dst is not NULL (caller frees). */
 int move_into(const char *src, const char *dstdir, char **dst);
-/* The path move_into() would give src in dstdir (caller frees). */
+/* The path move_into() would give src in dstdir (caller frees), or NULL. */
 char *move_target(const char *src, const char *dstdir);
 /* dir/name, or the first of dir/NAME.2.EXT, .3, ... that is free or holds
- * the same bytes as file src (caller frees). */
+ * the same bytes as file src (caller frees); NULL (said) when none is. */
 char *free_name(const char *dir, const char *name, const char *src);
 /* 1 when the two files hold the same bytes, 0 when not (or unreadable). */
 int same_bytes(const char *a, const char *b);

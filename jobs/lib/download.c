@@ -206,8 +206,16 @@ static int fetch(struct dl *d, const char *name, int *fetched)
 			ret = DOWNLOAD_OK;
 			goto out;
 		}
-		free(af.path);
-		af.path = free_name(d->inbox, name, af.tmp);
+		{
+			char *to = free_name(d->inbox, name, af.tmp);
+
+			if (!to) {
+				atomic_abort(&af);
+				goto out;
+			}
+			free(af.path);
+			af.path = to;
+		}
 		log_event(LOG_LVL_WARN, "download.name_reused", "agency=%s file=%s kept_as=%s", d->agency,
 			  name, strrchr(af.path, '/') + 1);
 	}
