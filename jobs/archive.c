@@ -45,6 +45,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "progress.h"
+#include "rejected.h"
 
 static const char usage[] = "esia-batch archive [--older-than DAYS]";
 
@@ -216,66 +217,30 @@ static int collect_packets(struct run *R, long long id, const char *job, struct 
 	return 0;
 }
 
-/* Does this .reason file carry the line "batch: <id>"? */
-static int reason_names_batch(const char *path, long long id)
-{
-	FILE *f = fopen(path, "r");
-	char line[256];
-	long long v;
-	int yes = 0;
+struct rejected_ctx {
+	struct run *R;
+	struct items *it;
+};
 
-	if (!f)
-		return 0;
-	while (!yes && fgets(line, sizeof(line), f))
-		if (sscanf(line, "batch: %lld", &v) == 1 && v == id)
-			yes = 1;
-	fclose(f);
-	return yes;
+static int add_rejected(const char *agency, const char *name, void *arg)
+{
+	struct rejected_ctx *x = arg;
+	char *rel = xasprintf("rejected/%s/%s", agency, name);
+
+	try_add(x->it, x->R, rel, NULL);
+	free(rel);
+	rel = xasprintf("rejected/%s/%s.reason", agency, name);
+	try_add(x->it, x->R, rel, NULL);
+	free(rel);
+	return 0;
 }
 
 /* Rejected files with no packets row: rejected/<agency>/NAME.reason says "batch: <id>". */
 static int collect_rejected(struct run *R, long long id, struct items *it)
 {
-	const char *rej = R->spool[2];
-	DIR *d = opendir(rej);
-	struct dirent *ag;
+	struct rejected_ctx x = { R, it };
 
-	if (!d)
-		return errno == ENOENT ? 0 : error("cannot open \"%s\": %s", rej, strerror(errno));
-	while ((ag = readdir(d))) {
-		struct dirent **names = NULL;
-		char *sub;
-		int n;
-
-		if (ag->d_name[0] == '.')
-			continue;
-		sub = xasprintf("%s/%s", rej, ag->d_name);
-		n = scandir(sub, &names, NULL, alphasort);
-		for (int i = 0; i < n; i++) {
-			const char *nm = names[i]->d_name;
-			size_t k = strlen(nm);
-
-			if (nm[0] != '.' && k > 7 && !strcmp(nm + k - 7, ".reason")) {
-				char *abs = xasprintf("%s/%s", sub, nm);
-
-				if (reason_names_batch(abs, id)) {
-					char *rel = xasprintf("rejected/%s/%.*s", ag->d_name, (int)(k - 7), nm);
-
-					try_add(it, R, rel, NULL);
-					free(rel);
-					rel = xasprintf("rejected/%s/%s", ag->d_name, nm);
-					try_add(it, R, rel, NULL);
-					free(rel);
-				}
-				free(abs);
-			}
-			free(names[i]);
-		}
-		free(names);
-		free(sub);
-	}
-	closedir(d);
-	return 0;
+	return rejected_of_batch(R->spool[2], id, add_rejected, &x);
 }
 
 /* Every regular file under dir (sorted, recursive), as rel/... */

@@ -28,6 +28,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "progress.h"
+#include "rejected.h"
 #include "workers.h"
 #include "xmlsig.h"
 
@@ -171,6 +172,7 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 		goto out;
 	if (settle(r, path, "rejected", agency))
 		goto out;
+	fault_point("import.after_quarantine");
 	r->b.rejected++;
 	if (db_exec(r->c,
 		    "UPDATE batches SET rejected = rejected + 1, params = jsonb_set(params, '{rejected}',"
@@ -231,13 +233,60 @@ out:
 
 /* ---------------------------------------------------------------- rerun */
 
-/* Move the packets batch `of` refused back to the inbox; they are the work. */
+/* One refused packet to take back: rejected/AGENCY/NAME -> inbox/AGENCY/. */
+static int take_one(struct run *r, const char *agency, const char *name, struct work **w, size_t *n)
+{
+	const struct agency *ag = agency_named(agency);
+	char *rej, *src, *why, *inbox, *dst = NULL;
+	int ret = 0;
+
+	if (!ag || !*name || strchr(name, '/') || name[0] == '.')
+		return 0; /* "unknown" agency: nothing to put it back into */
+	rej = agency_dir(r->cfg, "rejected", ag->name);
+	src = xasprintf("%s/%s", rej, name);
+	why = xasprintf("%s.reason", src);
+	inbox = agency_dir(r->cfg, "inbox", ag->name);
+	if (access(src, F_OK)) {
+		warning("rejected packet \"%s\" is no longer there; skipped", src);
+	} else if (move_into(src, inbox, &dst) == 0) {
+		unlink(why);
+		*w = xrealloc(*w, (*n + 2) * sizeof(**w));
+		(*w)[*n].path = dst;
+		(*w)[*n].ag = ag;
+		(*n)++;
+		log_event(LOG_LVL_INFO, "import.retry", "file=%s agency=%s", name, ag->name);
+	} else {
+		ret = -1;
+	}
+	free(rej), free(src), free(why), free(inbox);
+	return ret;
+}
+
+struct take_ctx {
+	struct run *r;
+	struct work **w;
+	size_t *n;
+};
+
+/* A file whose .reason names the batch but that the batch row never listed:
+ * the job died between moving it and counting it. */
+static int take_unlisted(const char *agency, const char *name, void *arg)
+{
+	struct take_ctx *x = arg;
+
+	return take_one(x->r, agency, name, x->w, x->n);
+}
+
+/* Move the packets batch `of` refused back to the inbox; they are the work:
+ * those the batch row lists, then any other whose .reason names the batch. */
 static int take_back(struct run *r, long long of, struct work **w, size_t *n)
 {
 	char id[24];
 	const char *p[1] = { id };
+	struct take_ctx x = { r, w, n };
 	PGresult *res;
-	int ret = -1;
+	char *rejdir;
+	int ret = 0;
 
 	snprintf(id, sizeof(id), "%lld", of);
 	res = db_query(r->c,
@@ -245,35 +294,14 @@ static int take_back(struct run *r, long long of, struct work **w, size_t *n)
 		" jsonb_array_elements(coalesce(b.params->'rejected', '[]')) e WHERE b.id = $1::bigint", 1, p);
 	if (!res)
 		return -1;
-	for (int i = 0; i < PQntuples(res); i++) {
-		const struct agency *ag = agency_named(PQgetvalue(res, i, 0));
-		const char *name = PQgetvalue(res, i, 1);
-		char *rej, *src, *why, *inbox, *dst = NULL;
-
-		if (!ag || !*name || strchr(name, '/') || name[0] == '.')
-			continue; /* "unknown" agency: nothing to put it back into */
-		rej = agency_dir(r->cfg, "rejected", ag->name);
-		src = xasprintf("%s/%s", rej, name);
-		why = xasprintf("%s.reason", src);
-		inbox = agency_dir(r->cfg, "inbox", ag->name);
-		if (access(src, F_OK)) {
-			warning("rejected packet \"%s\" is no longer there; skipped", src);
-		} else if (move_into(src, inbox, &dst) == 0) {
-			unlink(why);
-			*w = xrealloc(*w, (*n + 2) * sizeof(**w));
-			(*w)[*n].path = dst;
-			(*w)[*n].ag = ag;
-			(*n)++;
-			log_event(LOG_LVL_INFO, "import.retry", "file=%s agency=%s", name, ag->name);
-		} else {
-			free(rej), free(src), free(why), free(inbox);
-			goto out;
-		}
-		free(rej), free(src), free(why), free(inbox);
-	}
-	ret = 0;
-out:
+	for (int i = 0; !ret && i < PQntuples(res); i++)
+		ret = take_one(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), w, n);
 	PQclear(res);
+	if (ret)
+		return ret;
+	rejdir = cfg_spool(r->cfg, "rejected");
+	ret = rejected_of_batch(rejdir, of, take_unlisted, &x);
+	free(rejdir);
 	return ret;
 }
 

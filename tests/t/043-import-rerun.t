@@ -35,4 +35,21 @@ is "$(ls "$SP/rejected/pfr")" "zz-garbage.xml
 zz-garbage.xml.reason" "the garbage is back in rejected/ with a fresh reason"
 is "$(sql "SELECT count(*) FROM checks WHERE state = 'sent'")" 0 "every check answered"
 is "$(sql "SELECT count(*) FROM packets WHERE direction = 'response'")" 4 "four answers recorded"
+
+# killed after moving a refused packet into rejected/ but before the batch row
+# counted it: the rerun finds it by its .reason and takes it back as well
+printf 'garbage' >"$SP/inbox/fms/zz-lost.xml"
+faulty import.after_quarantine:kill import-responses --agency fms
+is "$RC" 137 "killed between the quarantine and the batch row"
+lost=$(sql "SELECT max(id) FROM batches WHERE job = 'import-responses'")
+is "$(sql "SELECT rejected || ' ' || coalesce(params->'rejected', '[]') FROM batches WHERE id = $lost")" "0 []" \
+	"the batch row does not list the refused packet"
+like "$(cat "$SP/rejected/fms/zz-lost.xml.reason")" "batch: $lost" "its .reason names the batch"
+eb rerun "$lost"
+is "$RC" 65 "the rerun refuses it again"
+like "$ERR" "import.retry file=zz-lost.xml agency=fms" "the unlisted packet was taken back"
+last=$(sql "SELECT max(id) FROM batches WHERE job = 'import-responses'")
+is "$(sql "SELECT rejected || ' ' || (params->'rejected'->0->>'file') FROM batches WHERE id = $last")" \
+	"1 zz-lost.xml" "the new batch counts and lists it"
+like "$(cat "$SP/rejected/fms/zz-lost.xml.reason")" "batch: $last" "its .reason names the new batch"
 done_testing

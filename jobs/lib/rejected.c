@@ -1,0 +1,66 @@
+/* Quarantined files of a batch, by their .reason files (rejected.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "rejected.h"
+
+/* Does this .reason file carry the line "batch: <id>"? */
+static int names_batch(const char *path, long long id)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	long long v;
+	int yes = 0;
+
+	if (!f)
+		return 0;
+	while (!yes && fgets(line, sizeof(line), f))
+		if (sscanf(line, "batch: %lld", &v) == 1 && v == id)
+			yes = 1;
+	fclose(f);
+	return yes;
+}
+
+static int visible(const struct dirent *de)
+{
+	return de->d_name[0] != '.';
+}
+
+int rejected_of_batch(const char *rejdir, long long batch,
+		      int (*fn)(const char *agency, const char *name, void *arg), void *arg)
+{
+	struct dirent **ags = NULL;
+	int na = scandir(rejdir, &ags, visible, alphasort), ret = 0;
+
+	if (na < 0)
+		return errno == ENOENT ? 0 : error("cannot open \"%s\": %s", rejdir, strerror(errno));
+	for (int a = 0; a < na; a++) {
+		char *sub = xasprintf("%s/%s", rejdir, ags[a]->d_name);
+		struct dirent **names = NULL;
+		int n = ret ? 0 : scandir(sub, &names, visible, alphasort);
+
+		for (int i = 0; i < n; i++) {
+			const char *nm = names[i]->d_name;
+			size_t k = strlen(nm);
+
+			if (!ret && k > 7 && !strcmp(nm + k - 7, ".reason")) {
+				char *why = xasprintf("%s/%s", sub, nm), *file = xstrndup(nm, k - 7);
+
+				if (names_batch(why, batch))
+					ret = fn(ags[a]->d_name, file, arg);
+				free(file);
+				free(why);
+			}
+			free(names[i]);
+		}
+		free(names);
+		free(sub);
+		free(ags[a]);
+	}
+	free(ags);
+	return ret;
+}
