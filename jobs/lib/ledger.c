@@ -7,6 +7,7 @@
 #include "db.h"
 #include "json.h"
 #include "err.h"
+#include "fault.h"
 #include "ledger.h"
 #include "log.h"
 
@@ -222,8 +223,9 @@ void ledger_set_metrics_file(const char *path)
 }
 
 /* The metrics are derived from the ledger as a whole, so concurrent jobs
- * writing the same file can never leave it inconsistent: the last writer
- * wins with a complete, current picture. */
+ * writing the same file can never leave it inconsistent. They take turns
+ * (an advisory lock from before the read until after the rename): the last
+ * to rename read last, so the file is never left with the older picture. */
 int ledger_write_metrics(PGconn *c)
 {
 	static const char *const fam[][3] = {
@@ -238,15 +240,17 @@ int ledger_write_metrics(PGconn *c)
 	};
 	static const char last_run[] = "esia_batch_last_run_timestamp_seconds";
 	struct atomic_file af;
-	PGresult *r, *runs = NULL;
+	PGresult *r = NULL, *runs = NULL;
 	int ret = -1;
 
 	if (!metrics_file)
 		return 0;
+	if (db_exec(c, "SELECT pg_advisory_lock(2, hashtext('esia-batch:metrics'))", 0, NULL))
+		return -1;
 	runs = db_query(c, "SELECT job, scope, extract(epoch FROM last_run_at)::bigint FROM job_runs"
 			   " ORDER BY 1, 2", 0, NULL);
 	if (!runs)
-		return -1;
+		goto out;
 	r = db_query(c,
 		"WITH fin AS (SELECT * FROM batches WHERE status <> 'running'),"
 		" last AS (SELECT DISTINCT ON (job, scope) job, scope, records, rejected,"
@@ -261,6 +265,7 @@ int ledger_write_metrics(PGconn *c)
 		" l.rejected, l.took ORDER BY 1, 2", 0, NULL);
 	if (!r)
 		goto out;
+	fault_point("metrics.read");
 	if (mkdir_p_parent(metrics_file) || atomic_open(&af, metrics_file, 0644))
 		goto out;
 	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
@@ -277,6 +282,7 @@ int ledger_write_metrics(PGconn *c)
 			PQgetvalue(runs, i, 1), PQgetvalue(runs, i, 2));
 	ret = atomic_commit(&af);
 out:
+	PQclear(PQexec(c, "SELECT pg_advisory_unlock(2, hashtext('esia-batch:metrics'))"));
 	PQclear(runs);
 	PQclear(r);
 	return ret;

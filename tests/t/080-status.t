@@ -106,6 +106,19 @@ like "$(cat "$T/metrics/jobs.prom" 2>/dev/null)" 'esia_batch_last_run_timestamp_
 got=$(/usr/bin/python3 "$T/promparse.py" "$T/metrics/jobs.prom" 2>&1 | tail -1)
 like "$got" "True" "the metrics file still parses"
 
+# two runs finishing together take turns with the file: the import reads the
+# ledger, then dawdles before its rename; the archive run that ends meanwhile
+# waits, and the file keeps the later picture, which has both
+ESIA_FAULT=metrics.read:sleep=4 "$EB" import-responses >"$T/slow.out" 2>&1 &
+slow=$!
+sleep 1.5
+eb archive
+is "$RC" 0 "archive with nothing to do"
+wait "$slow"
+is "$?" 0 "the slow import finished too"
+like "$(cat "$T/metrics/jobs.prom")" 'esia_batch_last_run_timestamp_seconds\{job="archive",scope=""\} [0-9]{10}' \
+	"the file was not overwritten with the picture read before the archive run ended"
+
 # rerun refusals
 ok_id=$(sql "SELECT id FROM batches WHERE status = 'succeeded' ORDER BY id LIMIT 1")
 eb rerun "$ok_id"
