@@ -201,7 +201,8 @@ int valid_name(const char *in, char *out, size_t n, const char **why)
 			cyr = ++letters;
 		else if ((cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z'))
 			lat = ++letters;
-		else if (!(cp >= '0' && cp <= '9') && !strchr("- '.", (int)cp)) {
+		/* ASCII only: strchr() would see just the low byte of U+2020 or U+0300 */
+		else if (!(cp >= '0' && cp <= '9') && !(cp < 0x80 && strchr("- '.", (int)cp))) {
 			*why = "name may hold only letters, digits, hyphen, space, apostrophe, dot";
 			return -1;
 		}

@@ -73,6 +73,13 @@ int main(void)
 	ok(!norm(valid_name, "   "), "blank refused");
 	ok(!norm(valid_name, "--"), "no letters refused");
 	ok(!norm(valid_name, "\xd0"), "broken UTF-8 refused");
+	/* code points whose low byte is an allowed ASCII character */
+	ok(!norm(valid_name, "Ivanov\u0300"), "combining accent U+0300 refused");
+	ok(!norm(valid_name, "Ivanov\u2000x"), "en quad U+2000 refused");
+	ok(!norm(valid_name, "Ivanov\u202e"), "right-to-left override U+202E refused");
+	ok(!norm(valid_name, "Ivanov\u2020"), "dagger U+2020 refused");
+	ok(!norm(valid_name, "Иванов\u0427\u042e\u2027"), "hyphenation point U+2027 refused");
+	ok(!norm(valid_name, "Ivan\u012e"), "U+012E refused");
 
 	/* Phones */
 	is_str(norm(valid_phone, "+7 (912) 345-67-89"), "+79123456789", "+7 (912) 345-67-89");
