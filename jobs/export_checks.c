@@ -52,8 +52,9 @@ static const char help[] =
 	"  --agency A    only this agency (default: both, side by side in two\n"
 	"                processes, each with its own lock and batch)\n"
 	"  --limit N     at most N checks per agency in this run\n"
-	"  --parallel    share the work with other runs by row claims instead of\n"
-	"                refusing to start while another run holds the agency lock\n"
+	"  --parallel    share the work with other --parallel runs by row claims;\n"
+	"                a run without it (cron's) and --parallel runs of one agency\n"
+	"                keep out of each other (the second exits 75)\n"
 	"\n"
 	"Config: [signer] key, cert; [AGENCY] max_records, max_bytes,\n"
 	"response_timeout, max_attempts, recipient, upload_url, client_cert,\n"
@@ -392,8 +393,10 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 		goto out;
 	r.sig_bytes = packet_frame_bytes(&r);
 	params = batch_params_argv(argc, argv);
+	/* alone, the claim locks no rows (see export_packet.c): a plain run and
+	 * --parallel runs of one agency must not overlap */
 	st = batch_start(c, &r.b, "export-checks", ag->name,
-			 ctx->parallel ? LOCK_SHARED_WORK : LOCK_EXCLUSIVE, params, ctx->rerun_of);
+			 ctx->parallel ? LOCK_SHARED : LOCK_EXCLUSIVE, params, ctx->rerun_of);
 	if (st) {
 		ret = st == EXIT_TEMPFAIL ? EXIT_TEMPFAIL : EXIT_FAILED;
 		goto out;

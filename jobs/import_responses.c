@@ -482,7 +482,7 @@ CMD(cmd_import_responses)
 		ret = EXIT_TEMPFAIL;
 		goto out;
 	}
-	st = job_lock(r.c, "import-responses", NULL);
+	st = job_lock(r.c, "import-responses", NULL, 0);
 	if (st) {
 		ret = st == EXIT_TEMPFAIL ? EXIT_TEMPFAIL : EXIT_FAILED;
 		goto out;

@@ -39,11 +39,12 @@ int batch_reap(PGconn *c)
 	return n;
 }
 
-int job_lock(PGconn *c, const char *job, const char *scope)
+int job_lock(PGconn *c, const char *job, const char *scope, int shared)
 {
 	char *lockkey = scope ? xasprintf("esia-batch:%s:%s", job, scope) : xasprintf("esia-batch:%s", job);
 	const char *p[1] = { lockkey };
-	char *got = db_scalar(c, "SELECT pg_try_advisory_lock(1, hashtext($1))", 1, p);
+	char *got = db_scalar(c, shared ? "SELECT pg_try_advisory_lock_shared(1, hashtext($1))"
+					: "SELECT pg_try_advisory_lock(1, hashtext($1))", 1, p);
 	PGresult *r;
 
 	free(lockkey);
@@ -81,7 +82,7 @@ int batch_start(PGconn *c, struct batch *b, const char *job, const char *scope,
 	snprintf(rerun, sizeof(rerun), "%lld", rerun_of);
 
 	db_forget_error(c); /* batch_finish reports only this batch's */
-	if (lock == LOCK_EXCLUSIVE && (st = job_lock(c, job, scope)))
+	if (lock != LOCK_SHARED_WORK && (st = job_lock(c, job, scope, lock == LOCK_SHARED)))
 		return st;
 	if (batch_reap(c) < 0)
 		return -1;

@@ -18,11 +18,14 @@ struct batch {
 	long long rerun_of; /* 0 = not a rerun */
 };
 
-enum batch_lock { LOCK_EXCLUSIVE, LOCK_SHARED_WORK };
+enum batch_lock { LOCK_EXCLUSIVE, LOCK_SHARED, LOCK_SHARED_WORK };
 
 /* Start a batch of job. scope narrows the exclusive lock (e.g. "pfr"; NULL =
- * the whole job). LOCK_SHARED_WORK skips the job lock for jobs whose row
- * claims already keep parallel runs apart (--parallel). params_json describes
+ * the whole job). LOCK_SHARED takes the job lock in shared mode: such runs
+ * share the work by row claims, and keep out an exclusive run whose claims
+ * rely on being alone (and it them). LOCK_SHARED_WORK skips the job lock for
+ * jobs whose row claims keep every run apart, exclusive or not (--parallel).
+ * params_json describes
  * the parameters for rerun. Returns 0, or EXIT_TEMPFAIL when another run holds
  * the lock (message printed), or -1 on error. */
 int batch_start(PGconn *c, struct batch *b, const char *job, const char *scope,
@@ -32,7 +35,7 @@ int batch_start(PGconn *c, struct batch *b, const char *job, const char *scope,
  * import's download and inbox listing). Session-level and counted, so
  * batch_start takes it again; released by batch_finish or the disconnect.
  * 0, EXIT_TEMPFAIL (another run holds it; message printed) or -1. */
-int job_lock(PGconn *c, const char *job, const char *scope);
+int job_lock(PGconn *c, const char *job, const char *scope, int shared);
 /* Mark batches whose process died as abandoned; returns how many. */
 int batch_reap(PGconn *c);
 /* Persist the counters (outside or inside the caller's transaction). */

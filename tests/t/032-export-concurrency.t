@@ -49,4 +49,30 @@ eb export-checks --agency fms
 is "$RC" 0 "the other agency runs meanwhile"
 wait $h
 is "$?" 0 "the first run finishes"
+
+# a plain run and --parallel runs of one agency keep out of each other's way:
+# the plain run's claim locks no rows, so meeting a --parallel run's row
+# locks it would deadlock (or double a check); whichever comes second exits 75
+requeue() { sql "UPDATE checks SET state = 'pending', packet_id = NULL, attempts = 0, sent_at = NULL WHERE id IN (SELECT id FROM checks WHERE agency = 'pfr' AND state = 'sent' ORDER BY id LIMIT 20)" >/dev/null; }
+requeue
+ESIA_FAULT=export.before_mark:sleep=2 "$EB" --parallel export-checks --agency pfr >"$T/p.out" 2>"$T/p.err" &
+p=$!
+wait_fault "$T/p.err" export.before_mark
+eb export-checks --agency pfr
+is "$RC" 75 "a plain run meeting a --parallel run of the agency exits 75"
+like "$ERR" "another export-checks run holds the lock" "and says so"
+wait $p
+is "$?" 0 "the --parallel run finishes alone"
+requeue
+ESIA_FAULT=export.before_mark:sleep=2 "$EB" export-checks --agency pfr >"$T/q.out" 2>"$T/q.err" &
+q=$!
+wait_fault "$T/q.err" export.before_mark
+eb --parallel export-checks --agency pfr
+is "$RC" 75 "a --parallel run meeting a plain run of the agency exits 75"
+wait $q
+is "$?" 0 "the plain run finishes alone"
+is "$(sql "SELECT count(*) FROM batches WHERE status = 'failed'")" 0 "no batch failed"
+is "$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'pending'")" 0 "nothing left pending"
+is "$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'sent' AND attempts <> 1")" 0 \
+	"no check was sent twice"
 done_testing
