@@ -37,6 +37,7 @@ static void names(const PGresult *r, char *buf, size_t n)
 static struct {
 	PGconn *c;
 	char text[200];
+	char sqlstate[6];
 } last;
 
 static void remember(PGconn *c, const PGresult *r)
@@ -45,6 +46,7 @@ static void remember(PGconn *c, const PGresult *r)
 
 	last.c = c;
 	last.text[0] = '\0';
+	snprintf(last.sqlstate, sizeof(last.sqlstate), "%s", field(r, PG_DIAG_SQLSTATE));
 	if (!*field(r, PG_DIAG_SQLSTATE))
 		return;
 	names(r, objs, sizeof(objs));
@@ -57,25 +59,45 @@ const char *db_last_error(PGconn *c)
 	return c && last.c == c ? last.text : "";
 }
 
+const char *db_last_sqlstate(PGconn *c)
+{
+	return c && last.c == c ? last.sqlstate : "";
+}
+
 void db_forget_error(PGconn *c)
 {
 	if (last.c == c)
-		last.text[0] = '\0';
+		last.text[0] = last.sqlstate[0] = '\0';
 }
 
 /* PostgreSQL's DETAIL of an integrity violation quotes the row ("Failing row
  * contains (...)", every column) or the key ("Key (snils)=(...)"): personal
- * data. Those name the constraint and table instead; other DETAILs stay. */
-static int withhold(const PGresult *r, char *why, size_t n)
+ * data. Those name the constraint and table instead; other DETAILs stay. A
+ * data error (class 22) quotes the value in its message itself ("invalid
+ * input syntax for type date: "..."") and a COPY error quotes the line in its
+ * CONTEXT: the message is cut at its first quote, the CONTEXT dropped.
+ * *cut: how much of the primary message may be shown. */
+static int withhold(const PGresult *r, char *why, size_t n, int *cut)
 {
+	const char *primary = field(r, PG_DIAG_MESSAGE_PRIMARY);
 	char objs[160];
 
+	*cut = (int)strlen(primary);
+	names(r, objs, sizeof(objs));
+	if (!strncmp(field(r, PG_DIAG_SQLSTATE), "22", 2)) {
+		*cut = (int)strcspn(primary, "\"");
+		while (*cut && strchr(": ", primary[*cut - 1]))
+			--*cut;
+		snprintf(why, n, "sqlstate=%s%s%s (values withheld)", field(r, PG_DIAG_SQLSTATE),
+			 *objs ? " " : "", objs);
+		return 1;
+	}
 	if (!strncmp(field(r, PG_DIAG_SQLSTATE), "23", 2)) {
-		names(r, objs, sizeof(objs));
 		snprintf(why, n, "%s%s(row values withheld)", objs, *objs ? " " : "");
 		return 1;
 	}
-	if (!strncmp(field(r, PG_DIAG_MESSAGE_DETAIL), "Failing row contains", 20)) {
+	if (!strncmp(field(r, PG_DIAG_MESSAGE_DETAIL), "Failing row contains", 20) ||
+	    !strncmp(field(r, PG_DIAG_CONTEXT), "COPY ", 5)) {
 		snprintf(why, n, "(row values withheld)");
 		return 1;
 	}
@@ -97,10 +119,11 @@ static const char *msg(PGconn *c, const PGresult *r)
 	static char buf[512];
 	char why[200];
 	const char *text = r ? PQresultErrorMessage(r) : "";
+	int cut;
 
 	remember(c, r);
-	if (withhold(r, why, sizeof(why)))
-		snprintf(buf, sizeof(buf), "%s:  %s\nDETAIL:  %s", field(r, PG_DIAG_SEVERITY),
+	if (withhold(r, why, sizeof(why), &cut))
+		snprintf(buf, sizeof(buf), "%s:  %.*s\nDETAIL:  %s", field(r, PG_DIAG_SEVERITY), cut,
 			 field(r, PG_DIAG_MESSAGE_PRIMARY), why);
 	else if (*text)
 		snprintf(buf, sizeof(buf), "%s", text);

@@ -16,6 +16,8 @@ int db_is_down(PGconn *c);
  * constraint=x table=accounts"; "" if none since db_forget_error): never the
  * message or DETAIL, which may quote values. */
 const char *db_last_error(PGconn *c);
+/* Its SQLSTATE alone ("22P02"; "" if none). */
+const char *db_last_sqlstate(PGconn *c);
 void db_forget_error(PGconn *c);
 
 /* Run a statement with text parameters; 0 or -1. */
