@@ -5,6 +5,7 @@
  * buffer for import_apply.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,67 +112,158 @@ static void copy_put(struct run *r, const char *s, size_t n)
 	r->copylen += n;
 }
 
-/* The text of child element `name` of n, COPY-escaped, or \N. */
-static void copy_child(struct run *r, xmlNodePtr n, const char *ns, const char *name, int last)
+/* A text field, COPY-escaped (tab, newline, backslash would otherwise split
+ * or shift the row), or \N; then the separator. */
+static void copy_text(struct run *r, const xmlChar *v, int last)
 {
-	char esc[4096];
-	xmlChar *v = NULL;
+	size_t n = v ? strlen((const char *)v) : 0;
+	char *esc = xmalloc(2 * n + 3);
 
-	for (xmlNodePtr k = n->children; k; k = k->next)
-		if (is_el(k, ns, name)) {
-			v = xmlNodeGetContent(k);
-			break;
-		}
-	if (v && db_copy_escape((const char *)v, esc, sizeof(esc)) >= 0)
+	if (v && db_copy_escape((const char *)v, esc, (int)(2 * n + 3)) >= 0)
 		copy_put(r, esc, strlen(esc));
 	else
 		copy_put(r, "\\N", 2);
 	copy_put(r, last ? "\n" : "\t", 1);
-	xmlFree(v);
+	free(esc);
 }
 
-/* After XSD and signature: the root's attributes and the COPY rows
- * check_id, status, message (PFR Message / FMS Reason), since. */
-static int extract(struct run *r, xmlNodePtr root, struct packet *pk, struct why *w)
+/* The text of the first child element `name` of n, or NULL. */
+static xmlChar *child_text(xmlNodePtr n, const char *ns, const char *name)
+{
+	for (xmlNodePtr k = n->children; k; k = k->next)
+		if (is_el(k, ns, name))
+			return xmlNodeGetContent(k);
+	return NULL;
+}
+
+/* An atomic value as the schema reads it: whitespace collapsed (xs:long and
+ * xs:date allow " 2\t", say), i.e. space, tab, CR and LF trimmed. */
+static const char *collapse(const xmlChar *v, size_t *n)
+{
+	const char *s = v ? (const char *)v : "";
+
+	while (*s && strchr(" \t\r\n", *s))
+		s++;
+	*n = strlen(s);
+	while (*n && strchr(" \t\r\n", s[*n - 1]))
+		--*n;
+	return s;
+}
+
+/* An xs:long exactly as the schema accepts it (optional sign, digits, any
+ * number of leading zeros) into *out; -1 if it is not one or does not fit.
+ * Copying the text as it came truncated or mangled it: a CheckId of 32
+ * zero-padded characters answered another check. */
+static int parse_long(const xmlChar *v, long long *out)
+{
+	size_t n, i = 0;
+	const char *s = collapse(v, &n);
+	char *copy, *end;
+	int ret = -1;
+
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		i++;
+	if (i == n)
+		return -1;
+	for (; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	copy = xstrndup(s, n);
+	errno = 0;
+	*out = strtoll(copy, &end, 10);
+	if (!errno && end == copy + n)
+		ret = 0;
+	free(copy);
+	return ret;
+}
+
+/* A date as PostgreSQL must read it: exactly YYYY-MM-DD, a real day. xs:date
+ * also allows a time zone ("2020-01-01-05:00"), negative and 5-digit years,
+ * which date input refuses or reads otherwise. */
+static int parse_date(const xmlChar *v, char out[11])
+{
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	size_t n;
+	const char *s = collapse(v, &n);
+	int y, m, d;
+
+	if (n != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	    (m == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))))
+		return -1;
+	memcpy(out, s, 10);
+	out[10] = '\0';
+	return 0;
+}
+
+/* One Result as a COPY row: check_id, status, message (PFR Message / FMS
+ * Reason), since; every field normalised here, so that no value the schema
+ * lets through can shift the row or fail the COPY. 0 or 1 refused. */
+static int extract_result(struct run *r, xmlNodePtr n, const struct packet *pk, long long k,
+			  struct why *w)
 {
 	const char *ns = pk->ag->ns;
-	char count[32], id[32];
-	int fms = !strcmp(pk->ag->name, "fms");
+	int fms = !strcmp(pk->ag->name, "fms"), ret = 1;
+	xmlChar *idv = xmlGetNoNsProp(n, (const xmlChar *)"CheckId");
+	xmlChar *status = child_text(n, ns, "Status");
+	xmlChar *text = child_text(n, ns, fms ? "Reason" : "Message");
+	xmlChar *since = fms ? child_text(n, ns, "InvalidSince") : NULL;
+	char num[24], day[11];
+	long long id;
 
+	if (parse_long(idv, &id) || id <= 0) {
+		refuse(w, "result %lld: CheckId is not a number from 1 to %lld", k, LLONG_MAX);
+		goto out;
+	}
+	if (!status) {
+		refuse(w, "result for CheckId %lld has no Status", id);
+		goto out;
+	}
+	if (fms && !strcmp((const char *)status, "invalid") && !text) {
+		refuse(w, "result for CheckId %lld is invalid without a Reason", id);
+		goto out;
+	}
+	if (since && parse_date(since, day)) {
+		refuse(w, "result for CheckId %lld: InvalidSince is not a date YYYY-MM-DD", id);
+		goto out;
+	}
+	snprintf(num, sizeof(num), "%lld\t", id);
+	copy_put(r, num, strlen(num));
+	copy_text(r, status, 0);
+	copy_text(r, text, 0);
+	copy_text(r, since ? (const xmlChar *)day : NULL, 1);
+	ret = 0;
+out:
+	xmlFree(idv);
+	xmlFree(status);
+	xmlFree(text);
+	xmlFree(since);
+	return ret;
+}
+
+/* After XSD and signature: the root's attributes and the COPY rows. */
+static int extract(struct run *r, xmlNodePtr root, struct packet *pk, struct why *w)
+{
+	xmlChar *count = xmlGetNoNsProp(root, (const xmlChar *)"RecordCount");
+	int bad = parse_long(count, &pk->count) || pk->count <= 0;
+
+	xmlFree(count);
+	if (bad)
+		return refuse(w, "RecordCount is not a number from 1 to %lld", LLONG_MAX);
 	copy_attr(root, "PacketId", pk->id, sizeof(pk->id));
 	copy_attr(root, "InReplyTo", pk->reply_to, sizeof(pk->reply_to));
-	copy_attr(root, "RecordCount", count, sizeof(count));
-	pk->count = atoll(count);
 	r->copylen = 0;
 	pk->results = 0;
 	for (xmlNodePtr n = root->children; n; n = n->next) {
-		if (!is_el(n, ns, "Result"))
+		if (!is_el(n, pk->ag->ns, "Result"))
 			continue;
-		copy_attr(n, "CheckId", id, sizeof(id));
-		copy_put(r, id, strlen(id));
-		copy_put(r, "\t", 1);
-		copy_child(r, n, ns, "Status", 0);
-		if (fms) {
-			xmlChar *st = NULL;
-
-			for (xmlNodePtr k = n->children; k; k = k->next)
-				if (is_el(k, ns, "Status"))
-					st = xmlNodeGetContent(k);
-			int bad = st && !strcmp((const char *)st, "invalid");
-			xmlFree(st);
-			if (bad) {
-				int has = 0;
-				for (xmlNodePtr k = n->children; k; k = k->next)
-					has |= is_el(k, ns, "Reason");
-				if (!has)
-					return refuse(w, "result for CheckId %s is invalid without a Reason", id);
-			}
-			copy_child(r, n, ns, "Reason", 0);
-			copy_child(r, n, ns, "InvalidSince", 1);
-		} else {
-			copy_child(r, n, ns, "Message", 0);
-			copy_put(r, "\\N\n", 3);
-		}
+		if (extract_result(r, n, pk, pk->results + 1, w))
+			return 1;
 		pk->results++;
 	}
 	if (pk->results != pk->count)
