@@ -66,7 +66,8 @@ int import_verify(struct run *r, const struct work *wk, struct packet *pk, xmlDo
 		  struct why *w);
 
 /* The database part of one verified packet, in one transaction. 0 applied or
- * duplicate (*dup set), 1 refused (w), -1 error (rolled back). */
+ * duplicate (*dup set), 1 refused (w; also a data error, SQLSTATE class 22,
+ * from its values), -1 error (rolled back). */
 int import_record(struct run *r, struct packet *pk, int *dup, struct why *w);
 
 #endif

@@ -200,6 +200,7 @@ int import_record(struct run *r, struct packet *pk, int *dup, struct why *w)
 	int ret = -1;
 
 	*dup = 0;
+	db_forget_error(r->c); /* the SQLSTATE tested below is this packet's */
 	snprintf(bytes, sizeof(bytes), "%lld", pk->bytes);
 	snprintf(count, sizeof(count), "%lld", pk->count);
 	if (db_begin(r->c))
@@ -257,6 +258,12 @@ int import_record(struct run *r, struct packet *pk, int *dup, struct why *w)
 	ret = 0;
 out:
 	PQclear(res);
+	/* A data error (SQLSTATE class 22: a value COPY or a cast would not
+	 * take) comes from the packet, which extract() should have refused: the
+	 * packet is refused, not the job stopped with it still in the inbox.
+	 * The log and the reason name only the SQLSTATE, never the values. */
+	if (ret < 0 && !db_is_down(r->c) && !strncmp(db_last_sqlstate(r->c), "22", 2))
+		ret = refuse(w, "the database refused a value in it (%s)", db_last_error(r->c));
 	if (ret || *dup)
 		db_rollback(r->c);
 	return ret;
