@@ -2,10 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +65,110 @@ int mkdir_p_parent(const char *path)
 	return ret;
 }
 
+/* The fds of open temporaries, so that a child of fork() lets go of them:
+ * it shares their open file descriptions, hence their locks, and a worker
+ * outliving its parent would keep a dead run's temporaries "live".
+ * O_CLOEXEC covers exec() only. */
+static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t held_once = PTHREAD_ONCE_INIT;
+static int *held;
+static size_t nheld, held_cap;
+
+static void held_prepare(void)
+{
+	pthread_mutex_lock(&held_mu);
+}
+
+static void held_parent(void)
+{
+	pthread_mutex_unlock(&held_mu);
+}
+
+static void held_child(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* /dev/null in their place: a stray flush of an inherited FILE then
+	 * goes nowhere instead of into whatever file reuses the number */
+	for (size_t i = 0; i < nheld; i++)
+		if (null < 0 || dup3(null, held[i], O_CLOEXEC) < 0)
+			close(held[i]);
+	if (null >= 0)
+		close(null);
+	nheld = 0;
+	pthread_mutex_unlock(&held_mu);
+}
+
+static void held_init(void)
+{
+	if (pthread_atfork(held_prepare, held_parent, held_child))
+		error("cannot register the fork handler of the atomic writer");
+}
+
+/* Close a temporary (its FILE, or the bare fd when fp is NULL), which
+ * releases its lock: only once it is renamed or removed. */
+static int temp_close(FILE *fp, int fd)
+{
+	int r;
+
+	pthread_mutex_lock(&held_mu);
+	if (fp)
+		fd = fileno(fp);
+	for (size_t i = 0; i < nheld; i++) {
+		if (held[i] == fd) {
+			held[i] = held[--nheld];
+			break;
+		}
+	}
+	r = fp ? fclose(fp) : close(fd);
+	pthread_mutex_unlock(&held_mu);
+	return r;
+}
+
+/* Create the temporary from template tmp, locked (LOCK_EX) for as long as
+ * the writer lives: the sweep tells a live writer's temporary by that lock,
+ * never by the pid in the name (reused, or the same for every run in a
+ * container). -1 said. */
+static int temp_create(char *tmp)
+{
+	size_t len = strlen(tmp);
+	struct stat st;
+
+	pthread_once(&held_once, held_init);
+	for (int tries = 0; tries < 10; tries++) {
+		int fd, r;
+
+		memcpy(tmp + len - 6, "XXXXXX", 6);
+		/* created and registered with no fork() in between */
+		pthread_mutex_lock(&held_mu);
+		fd = mkostemp(tmp, O_CLOEXEC);
+		if (fd >= 0) {
+			if (nheld == held_cap) {
+				held_cap = held_cap ? 2 * held_cap : 8;
+				held = xrealloc(held, held_cap * sizeof(*held));
+			}
+			held[nheld++] = fd;
+		}
+		pthread_mutex_unlock(&held_mu);
+		if (fd < 0)
+			return error("cannot create \"%s\": %s", tmp, strerror(errno));
+		while ((r = flock(fd, LOCK_EX)) && errno == EINTR)
+			;
+		if (r) {
+			error("cannot lock \"%s\": %s", tmp, strerror(errno));
+			unlink(tmp);
+			temp_close(NULL, fd);
+			return -1;
+		}
+		/* a sweep may have taken the lock before us and removed the
+		 * file: then start again under a new name */
+		if (!fstat(fd, &st) && st.st_nlink > 0)
+			return fd;
+		temp_close(NULL, fd);
+	}
+	return error("cannot create a temporary beside \"%s\": removed each time", tmp);
+}
+
 int atomic_open(struct atomic_file *af, const char *path, mode_t mode)
 {
 	char *dir = dir_of(path), *copy = xstrdup(path);
@@ -71,24 +176,24 @@ int atomic_open(struct atomic_file *af, const char *path, mode_t mode)
 
 	memset(af, 0, sizeof(*af));
 	af->path = xstrdup(path);
+	/* the pid is for the operator only: the lock tells who is alive */
 	af->tmp = xasprintf("%s/.%s.tmp.%d.XXXXXX", dir, basename(copy), (int)getpid());
 	free(copy);
 	free(dir);
-	fd = mkstemp(af->tmp);
-	if (fd < 0) {
-		error("cannot create \"%s\": %s", af->tmp, strerror(errno));
+	fd = temp_create(af->tmp);
+	if (fd < 0)
 		goto fail;
-	}
 	if (fchmod(fd, mode)) {
 		error("cannot chmod \"%s\": %s", af->tmp, strerror(errno));
-		close(fd);
 		unlink(af->tmp);
+		temp_close(NULL, fd);
 		goto fail;
 	}
 	af->fp = fdopen(fd, "w");
 	if (!af->fp) {
-		close(fd);
+		error("cannot open \"%s\": %s", af->tmp, strerror(errno));
 		unlink(af->tmp);
+		temp_close(NULL, fd);
 		goto fail;
 	}
 	return 0;
@@ -121,16 +226,19 @@ int atomic_commit(struct atomic_file *af)
 		error("cannot fsync \"%s\": %s", af->tmp, strerror(errno));
 		goto out;
 	}
-	if (fclose(af->fp)) {
-		af->fp = NULL;
-		error("cannot close \"%s\": %s", af->tmp, strerror(errno));
-		goto out;
-	}
-	af->fp = NULL;
+	/* renamed before the close: the lock covers the temporary to its end */
 	if (rename(af->tmp, af->path)) {
 		error("cannot rename \"%s\" to \"%s\": %s", af->tmp, af->path, strerror(errno));
 		goto out;
 	}
+	if (temp_close(af->fp, -1)) {
+		/* written and fsynced: the file stays, as after a crash here */
+		af->fp = NULL;
+		error("cannot close \"%s\": %s", af->path, strerror(errno));
+		af_free(af);
+		return -1;
+	}
+	af->fp = NULL;
 	dir = dir_of(af->path);
 	ret = fsync_dir(dir);
 	free(dir);
@@ -143,10 +251,11 @@ out:
 
 void atomic_abort(struct atomic_file *af)
 {
-	if (af->fp)
-		fclose(af->fp);
+	/* removed before the close, which lets go of the lock */
 	if (af->tmp)
 		unlink(af->tmp);
+	if (af->fp)
+		temp_close(af->fp, -1);
 	af_free(af);
 }
 
@@ -280,6 +389,28 @@ out:
 	return ret;
 }
 
+/* ".NAME.tmp.PID.XXXXXX", as atomic_open() names its temporaries. */
+static int is_temp_name(const char *n)
+{
+	const char *t = NULL, *p;
+
+	for (p = strstr(n, ".tmp."); p; p = strstr(p + 1, ".tmp."))
+		t = p;
+	if (n[0] != '.' || !t || t == n)
+		return 0;
+	p = t + 5;
+	if (*p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p++ != '.' || strlen(p) != 6)
+		return 0;
+	for (; *p; p++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", *p))
+			return 0;
+	return 1;
+}
+
 int atomic_sweep(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -289,18 +420,23 @@ int atomic_sweep(const char *dir)
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		const char *t = strstr(de->d_name, ".tmp.");
-		int pid;
+		struct stat st;
+		int fd;
 
-		if (de->d_name[0] != '.' || !t || sscanf(t, ".tmp.%d.", &pid) != 1)
+		if (!is_temp_name(de->d_name))
 			continue;
-		/* a live writer (a parallel run) keeps its temporary */
-		if (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH))
+		/* no symlinks, no FIFOs (O_NONBLOCK: the open must not hang) */
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
 			continue;
-		char *p = xasprintf("%s/%s", dir, de->d_name);
-		if (!unlink(p))
+		/* A live writer holds LOCK_EX until its rename or unlink, so a
+		 * lock we can take is a dead writer's (or one of a binary that
+		 * took none). The pid in the name decides nothing: it is reused,
+		 * and every run of a container has the same. */
+		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && !flock(fd, LOCK_EX | LOCK_NB) &&
+		    !unlinkat(dirfd(d), de->d_name, 0))
 			n++;
-		free(p);
+		close(fd);
 	}
 	closedir(d);
 	return n;

@@ -1,6 +1,8 @@
 /* The one atomic writer: files appear complete or not at all.
  * Write to ".NAME.tmp.PID.XXXXXX" in the target folder, fsync, rename, fsync the
- * folder. Readers of spool folders skip names starting with '.'. */
+ * folder. Readers of spool folders skip names starting with '.'. The writer
+ * holds flock(LOCK_EX) on its temporary from creation to the rename or
+ * unlink (never inherited across exec or fork); the PID is for people. */
 #ifndef ESIA_ATOMIC_H
 #define ESIA_ATOMIC_H
 
@@ -59,7 +61,8 @@ char *move_target(const char *src, const char *dstdir);
 char *free_name(const char *dir, const char *name, const char *src);
 /* 1 when the two files hold the same bytes, 0 when not (or unreadable). */
 int same_bytes(const char *a, const char *b);
-/* Remove temporaries left by writers that died (their pid is gone). */
+/* Remove temporaries left by writers that died: those whose lock can be
+ * taken. Returns how many were removed. */
 int atomic_sweep(const char *dir);
 
 #endif
