@@ -21,8 +21,13 @@ for id in $(packet_ids "$OUTBOX/pfr/$orphan.xml"); do
 done
 is "${bad:-0}" 0 "its checks are still pending"
 dead=$(sql "SELECT id FROM batches ORDER BY id DESC LIMIT 1")
+# a temporary a dead writer left, whose pid is now a live process's (this
+# shell): the lock its writer held went with it, so it goes too
+stale="$OUTBOX/pfr/.$orphan.xml.tmp.$$.Ab12Cd"
+cp "$OUTBOX/pfr/$orphan.xml" "$stale"
 
 eb export-checks --agency pfr
+ok $([ ! -e "$stale" ]; echo $?) "a dead writer's temporary is removed though its pid is alive again"
 ok $([ "$RC" = 0 ] || [ "$RC" = 65 ]; echo $?) "the next run succeeds ($RC)"
 like "$ERR" "event=export.orphan_removed agency=pfr packet=$orphan" "it logs the orphan it removed"
 like "$OUT" "1 orphan files removed" "and reports it"
