@@ -133,11 +133,11 @@ static char *agency_dir(const struct config *cfg, const char *spool, const char 
 /* Move path into SPOOL/AGENCY/. A file another run already moved is fine. */
 static int settle(struct run *r, const char *path, const char *spool, const char *agency)
 {
-	char *dir = agency_dir(r->cfg, spool, agency);
+	char *dir = agency_dir(r->cfg, spool, agency), q[LOG_QUOTE_NAME];
 	int ret = 0;
 
 	if (access(path, F_OK) && errno == ENOENT)
-		log_event(LOG_LVL_INFO, "import.gone", "file=%s", path);
+		log_event(LOG_LVL_INFO, "import.gone", "file=%s", log_quote(path, q, sizeof(q)));
 	else
 		ret = move_into(path, dir, NULL);
 	free(dir);
@@ -154,7 +154,7 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 	char *text = xasprintf("%s\nfile: %s\nbatch: %lld\n%s%s", w->what, path, r->b.id,
 			       w->detail, *w->detail ? "\n" : "");
 	const char *p[4] = { r->batch_id, agency, NULL, w->what };
-	char q[256];
+	char q[256], qn[LOG_QUOTE_NAME];
 	int ret = -1;
 
 	if (mkdir_p(dir, 0700))
@@ -166,8 +166,8 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 	reason = xasprintf("%s.reason", target);
 	name = strrchr(target, '/') + 1;
 	p[2] = name;
-	log_event(LOG_LVL_WARN, "import.rejected", "file=%s agency=%s reason=%s", name, agency,
-		  log_quote(w->what, q, sizeof(q)));
+	log_event(LOG_LVL_WARN, "import.rejected", "file=%s agency=%s reason=%s",
+		  log_quote(name, qn, sizeof(qn)), agency, log_quote(w->what, q, sizeof(q)));
 	if (atomic_write(reason, text, strlen(text), 0600))
 		goto out;
 	if (settle(r, path, "rejected", agency))
@@ -196,6 +196,7 @@ static int import_one(struct run *r, const struct work *wk)
 	struct why w = { "", "" };
 	xmlDocPtr doc = NULL;
 	char *copy = xstrdup(wk->path);
+	char qn[LOG_QUOTE_NAME], qi[168], qr[168];
 	int dup = 0, ret = -1, rc;
 	long long before = r->b.records;
 
@@ -218,12 +219,13 @@ static int import_one(struct run *r, const struct work *wk)
 		goto out;
 	if (dup) {
 		r->duplicates++;
-		log_event(LOG_LVL_WARN, "import.duplicate", "file=%s agency=%s packet=%s", pk.name,
-			  pk.ag->name, pk.id);
+		log_event(LOG_LVL_WARN, "import.duplicate", "file=%s agency=%s packet=%s",
+			  log_quote(pk.name, qn, sizeof(qn)), pk.ag->name, log_quote(pk.id, qi, sizeof(qi)));
 	} else {
 		r->applied++;
 		log_event(LOG_LVL_INFO, "import.applied", "file=%s agency=%s packet=%s in_reply_to=%s records=%lld",
-			  pk.name, pk.ag->name, pk.id, pk.reply_to, pk.results);
+			  log_quote(pk.name, qn, sizeof(qn)), pk.ag->name, log_quote(pk.id, qi, sizeof(qi)),
+			  log_quote(pk.reply_to, qr, sizeof(qr)), pk.results);
 	}
 	ret = 0;
 out:
@@ -237,7 +239,7 @@ out:
 static int take_one(struct run *r, const char *agency, const char *name, struct work **w, size_t *n)
 {
 	const struct agency *ag = agency_named(agency);
-	char *rej, *src, *why, *inbox, *dst = NULL;
+	char *rej, *src, *why, *inbox, *dst = NULL, q[LOG_QUOTE_NAME];
 	int ret = 0;
 
 	if (!ag || !*name || strchr(name, '/') || name[0] == '.')
@@ -247,14 +249,18 @@ static int take_one(struct run *r, const char *agency, const char *name, struct 
 	why = xasprintf("%s.reason", src);
 	inbox = agency_dir(r->cfg, "inbox", ag->name);
 	if (access(src, F_OK)) {
-		warning("rejected packet \"%s\" is no longer there; skipped", src);
+		char *e = escape_line(src);
+
+		warning("rejected packet \"%s\" is no longer there; skipped", e);
+		free(e);
 	} else if (move_into(src, inbox, &dst) == 0) {
 		unlink(why);
 		*w = xrealloc(*w, (*n + 2) * sizeof(**w));
 		(*w)[*n].path = dst;
 		(*w)[*n].ag = ag;
 		(*n)++;
-		log_event(LOG_LVL_INFO, "import.retry", "file=%s agency=%s", name, ag->name);
+		log_event(LOG_LVL_INFO, "import.retry", "file=%s agency=%s", log_quote(name, q, sizeof(q)),
+			  ag->name);
 	} else {
 		ret = -1;
 	}

@@ -134,7 +134,7 @@ static int kept(const struct dl *d, const char *name, const char *same)
 static void forget(struct dl *d, const char *url, const char *name)
 {
 	struct sink s = { .max = 65536 };
-	char why[CURL_ERROR_SIZE + 64] = "", q[CURL_ERROR_SIZE + 80];
+	char why[CURL_ERROR_SIZE + 64] = "", q[CURL_ERROR_SIZE + 80], qn[LOG_QUOTE_NAME];
 	long status;
 	int st = request(d, url, "DELETE", &s, &status, why, sizeof(why));
 
@@ -143,7 +143,7 @@ static void forget(struct dl *d, const char *url, const char *name)
 	if (st == DOWNLOAD_OK)
 		snprintf(why, sizeof(why), "server answered HTTP %ld", status);
 	log_event(LOG_LVL_WARN, "download.delete_failed", "agency=%s file=%s why=%s", d->agency,
-		  name, log_quote(why, q, sizeof(q)));
+		  log_quote(name, qn, sizeof(qn)), log_quote(why, q, sizeof(q)));
 out:
 	free(s.buf);
 }
@@ -157,7 +157,7 @@ static int fetch(struct dl *d, const char *name, int *fetched)
 	char *path = xasprintf("%s/%s", d->inbox, name);
 	struct atomic_file af = { 0 };
 	struct sink s = { .max = cfg_int(d->cfg, d->agency, "max_response_bytes") };
-	char why[CURL_ERROR_SIZE + 64] = "";
+	char why[CURL_ERROR_SIZE + 64] = "", qn[LOG_QUOTE_NAME], qk[LOG_QUOTE_NAME];
 	long status;
 	int st, ret = DOWNLOAD_REFUSED;
 
@@ -171,7 +171,7 @@ static int fetch(struct dl *d, const char *name, int *fetched)
 	if (s.over) {
 		atomic_abort(&af);
 		log_event(LOG_LVL_WARN, "download.oversize", "agency=%s file=%s limit=%lld", d->agency,
-			  name, s.max);
+			  log_quote(name, qn, sizeof(qn)), s.max);
 		warning("[%s] %s%s refused: %s", d->agency, d->base, name, why);
 		ret = DOWNLOAD_OK;
 		goto out;
@@ -200,7 +200,8 @@ static int fetch(struct dl *d, const char *name, int *fetched)
 		}
 		if (kept(d, name, af.tmp)) {
 			atomic_abort(&af);
-			log_event(LOG_LVL_INFO, "download.present", "agency=%s file=%s", d->agency, name);
+			log_event(LOG_LVL_INFO, "download.present", "agency=%s file=%s", d->agency,
+				  log_quote(name, qn, sizeof(qn)));
 			*fetched = 2;
 			forget(d, url, name);
 			ret = DOWNLOAD_OK;
@@ -217,12 +218,12 @@ static int fetch(struct dl *d, const char *name, int *fetched)
 			af.path = to;
 		}
 		log_event(LOG_LVL_WARN, "download.name_reused", "agency=%s file=%s kept_as=%s", d->agency,
-			  name, strrchr(af.path, '/') + 1);
+			  log_quote(name, qn, sizeof(qn)), log_quote(strrchr(af.path, '/') + 1, qk, sizeof(qk)));
 	}
 	if (atomic_commit(&af))
 		goto out;
-	log_event(LOG_LVL_INFO, "download.file", "agency=%s file=%s bytes=%lld", d->agency, name,
-		  s.got);
+	log_event(LOG_LVL_INFO, "download.file", "agency=%s file=%s bytes=%lld", d->agency,
+		  log_quote(name, qn, sizeof(qn)), s.got);
 	*fetched = 1;
 	forget(d, url, name);
 	ret = DOWNLOAD_OK;

@@ -64,27 +64,70 @@ void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
 	fprintf(stderr, "ts=%s level=%s %s\n", ts, lvl_name[lvl], msg);
 }
 
-const char *log_quote(const char *v, char *buf, size_t n)
+/* How byte c is written in a one-line value: itself or an escape (\n, \x1b); its length. */
+static int esc_of(unsigned char c, int quotes, char out[5])
+{
+	if (c == '\\' || (quotes && c == '"'))
+		return snprintf(out, 5, "\\%c", c);
+	if (c == '\n')
+		return snprintf(out, 5, "\\n");
+	if (c == '\r')
+		return snprintf(out, 5, "\\r");
+	if (c == '\t')
+		return snprintf(out, 5, "\\t");
+	if (c < 0x20 || c == 0x7f)
+		return snprintf(out, 5, "\\x%02x", c);
+	out[0] = (char)c;
+	out[1] = '\0';
+	return 1;
+}
+
+/* v escaped into buf (n > 0), whole escapes only; 1 when all of it fit. */
+static int escape_into(const char *v, char *buf, size_t n, int quotes)
 {
 	size_t o = 0;
+
+	for (; *v; v++) {
+		char e[5];
+		int k = esc_of((unsigned char)*v, quotes, e);
+
+		if (o + k >= n) {
+			buf[o] = '\0';
+			return 0;
+		}
+		memcpy(buf + o, e, k);
+		o += k;
+	}
+	buf[o] = '\0';
+	return 1;
+}
+
+const char *log_quote(const char *v, char *buf, size_t n)
+{
 	int plain = *v != '\0';
 
-	for (const char *p = v; *p; p++)
-		if (isspace((unsigned char)*p) || *p == '"' || *p == '=' || *p == '\\')
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '=' || *p == '\\')
 			plain = 0;
 	if (plain)
 		return v;
-	if (n < 3)
+	if (n < 6)
 		return "\"\"";
-	buf[o++] = '"';
-	for (const char *p = v; *p && o + 3 < n; p++) {
-		if (*p == '"' || *p == '\\')
-			buf[o++] = '\\';
-		buf[o++] = (*p == '\n') ? ' ' : *p;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
+	/* room kept for '...' (cut short), the closing quote and the NUL */
+	buf[0] = '"';
+	if (!escape_into(v, buf + 1, n - 5, 1))
+		strcat(buf, "...");
+	strcat(buf, "\"");
 	return buf;
+}
+
+char *escape_line(const char *v)
+{
+	size_t n = 4 * strlen(v) + 1;
+	char *s = xmalloc(n);
+
+	escape_into(v, s, n, 0);
+	return s;
 }
 
 /* Copy only the digits of s into d (max n-1), return how many. */

@@ -17,8 +17,17 @@ void log_set_batch(long long batch_id);
 /* event is a dotted name ("export.packet"); fmt adds key=value pairs. */
 void log_event(enum log_level lvl, const char *event, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
-/* Quote a value for key=value output if it holds spaces, quotes or '='. */
+/* Quote a value for key=value output if it holds spaces, quotes, '=',
+ * backslashes or control characters; inside the quotes '"' and '\' are
+ * backslashed and control characters written as \n, \r, \t or \xHH, so
+ * an event stays one line whatever the value. A value longer than buf ends
+ * in '..."'. Returns v itself when it needs no quotes, else buf. */
 const char *log_quote(const char *v, char *buf, size_t n);
+/* Room for any one file name (NAME_MAX bytes) quoted whole. */
+#define LOG_QUOTE_NAME (4 * 255 + 8)
+/* v on one line: '\' and control characters escaped as in log_quote (no
+ * quotes added, '"' left as is). Caller frees. */
+char *escape_line(const char *v);
 
 /* Masks. Each writes into buf (at least 32 bytes) and returns buf. */
 const char *mask_snils(const char *snils, char *buf);    /* ***-***-*45 95 */

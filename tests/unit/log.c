@@ -1,4 +1,6 @@
 /* Masks for personal data in logs, and key=value quoting. */
+#include <stdlib.h>
+
 #include "log.h"
 #include "tap.h"
 
@@ -17,5 +19,22 @@ int main(void)
 	is_str(log_quote("two words", b, sizeof(b)), "\"two words\"", "space quoted");
 	is_str(log_quote("a\"b", b, sizeof(b)), "\"a\\\"b\"", "quote escaped");
 	is_str(log_quote("", b, sizeof(b)), "\"\"", "empty quoted");
+	is_str(log_quote("a\nevent=x", b, sizeof(b)), "\"a\\nevent=x\"", "newline escaped: one line");
+	is_str(log_quote("a\rb\tc\x1b[0m\x7f", b, sizeof(b)), "\"a\\rb\\tc\\x1b[0m\\x7f\"",
+	       "other control characters escaped");
+	is_str(log_quote("a\\nb", b, sizeof(b)), "\"a\\\\nb\"", "a backslash is not taken for an escape");
+	is_str(log_quote("\x01", b, sizeof(b)), "\"\\x01\"", "a lone control character is quoted");
+	{
+		char s[8];
+
+		is_str(log_quote("abcdefgh", s, sizeof(s)), "abcdefgh", "plain needs no room");
+		is_str(log_quote("ab\ncd", s, sizeof(s)), "\"ab...\"", "cut short: whole escapes, marked");
+	}
+	{
+		char *e = escape_line("say \"x\"\nbatch: 1\\");
+
+		is_str(e, "say \"x\"\\nbatch: 1\\\\", "escape_line: one line, quotes kept");
+		free(e);
+	}
 	return done_testing();
 }
