@@ -130,8 +130,10 @@ static char *agency_dir(const struct config *cfg, const char *spool, const char 
 	return d;
 }
 
-/* Move path into SPOOL/AGENCY/. A file another run already moved is fine. */
-static int settle(struct run *r, const char *path, const char *spool, const char *agency)
+/* Move path into SPOOL/AGENCY/, as to when given (a free_name() there). A
+ * file another run already moved is fine. */
+static int settle(struct run *r, const char *path, const char *spool, const char *agency,
+		  const char *to)
 {
 	char *dir = agency_dir(r->cfg, spool, agency), q[LOG_QUOTE_NAME];
 	int ret = 0;
@@ -139,7 +141,7 @@ static int settle(struct run *r, const char *path, const char *spool, const char
 	if (access(path, F_OK) && errno == ENOENT)
 		log_event(LOG_LVL_INFO, "import.gone", "file=%s", log_quote(path, q, sizeof(q)));
 	else
-		ret = move_into(path, dir, NULL);
+		ret = to ? move_to(path, to) : move_into(path, dir, NULL);
 	free(dir);
 	return ret;
 }
@@ -147,10 +149,12 @@ static int settle(struct run *r, const char *path, const char *spool, const char
 /* ---------------------------------------------------------------- refusal */
 
 /* Quarantine: NAME.reason beside NAME in rejected/AGENCY/, then the file; the
- * batch row counts it and lists it for rerun. Nothing else changes. */
+ * batch row counts it and lists it for rerun. Nothing else changes. The
+ * .reason format is in rejected.h. */
 static int quarantine(struct run *r, const char *path, const char *agency, const struct why *w)
 {
 	char *dir = agency_dir(r->cfg, "rejected", agency), *target = NULL, *reason = NULL, *name;
+	char *copy = xstrdup(path), *safe = rejected_name(basename(copy));
 	char *text = xasprintf("%s\nfile: %s\nbatch: %lld\n%s%s", w->what, path, r->b.id,
 			       w->detail, *w->detail ? "\n" : "");
 	const char *p[4] = { r->batch_id, agency, NULL, w->what };
@@ -159,8 +163,9 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 
 	if (mkdir_p(dir, 0700))
 		goto out;
-	/* the name it will have there (another packet of the same name stays) */
-	target = move_target(path, dir);
+	/* the name it will have there: another packet of the same name stays,
+	 * and so does any file where its .reason would go */
+	target = free_name(dir, safe, path, ".reason");
 	if (!target)
 		goto out;
 	reason = xasprintf("%s.reason", target);
@@ -170,7 +175,7 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 		  log_quote(name, qn, sizeof(qn)), agency, log_quote(w->what, q, sizeof(q)));
 	if (atomic_write(reason, text, strlen(text), 0600))
 		goto out;
-	if (settle(r, path, "rejected", agency))
+	if (settle(r, path, "rejected", agency, target))
 		goto out;
 	fault_point("import.after_quarantine");
 	r->b.rejected++;
@@ -183,6 +188,8 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 	ret = 0;
 out:
 	free(text);
+	free(safe);
+	free(copy);
 	free(reason);
 	free(target);
 	free(dir);
@@ -215,7 +222,7 @@ static int import_one(struct run *r, const struct work *wk)
 		ret = quarantine(r, wk->path, pk.ag ? pk.ag->name : wk->ag ? wk->ag->name : "unknown", &w);
 		goto out;
 	}
-	if (settle(r, wk->path, "processed", pk.ag->name))
+	if (settle(r, wk->path, "processed", pk.ag->name, NULL))
 		goto out;
 	if (dup) {
 		r->duplicates++;
@@ -248,10 +255,14 @@ static int take_one(struct run *r, const char *agency, const char *name, struct 
 	src = xasprintf("%s/%s", rej, name);
 	why = xasprintf("%s.reason", src);
 	inbox = agency_dir(r->cfg, "inbox", ag->name);
-	if (access(src, F_OK)) {
+	if (rejected_is_reason(name) || access(src, F_OK)) {
 		char *e = escape_line(src);
 
-		warning("rejected packet \"%s\" is no longer there; skipped", e);
+		/* a .reason is never a packet: taking it would import the reason */
+		if (rejected_is_reason(name))
+			warning("\"%s\" is a reason file, not a packet; skipped", e);
+		else
+			warning("rejected packet \"%s\" is no longer there; skipped", e);
 		free(e);
 	} else if (move_into(src, inbox, &dst) == 0) {
 		unlink(why);

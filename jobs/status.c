@@ -8,6 +8,7 @@
 #include "db.h"
 #include "esia-batch.h"
 #include "json.h"
+#include "rejected.h"
 
 static const char help[] =
 	"usage: esia-batch status [--json]\n"
@@ -84,7 +85,7 @@ static int count_rejected_files(const char *dir)
 		if (!dh)
 			continue;
 		while ((de = readdir(dh)))
-			if (de->d_name[0] != '.' && !strstr(de->d_name, ".reason"))
+			if (de->d_name[0] != '.' && !rejected_is_reason(de->d_name))
 				n++;
 		closedir(dh);
 	}

@@ -324,14 +324,31 @@ int same_bytes(const char *a, const char *b)
 	return same;
 }
 
-char *free_name(const char *dir, const char *name, const char *src)
+/* Can src go to path to: free, and so is to+beside (if beside), or already
+ * holding src's bytes? */
+static int usable(const char *to, const char *src, const char *beside)
+{
+	char *b;
+	int ok;
+
+	if (!access(to, F_OK))
+		return same_bytes(src, to);
+	if (!beside)
+		return 1;
+	b = xasprintf("%s%s", to, beside);
+	ok = access(b, F_OK) != 0;
+	free(b);
+	return ok;
+}
+
+char *free_name(const char *dir, const char *name, const char *src, const char *beside)
 {
 	const char *dot = strrchr(name, '.');
 	char *to = xasprintf("%s/%s", dir, name);
 
 	/* NAME.xml, then NAME.2.xml, NAME.3.xml...: a different file of the
 	 * same name never replaces one kept before */
-	for (int n = 2; !access(to, F_OK) && !same_bytes(src, to); n++) {
+	for (int n = 2; !usable(to, src, beside); n++) {
 		free(to);
 		if (n == 1000) {
 			error("no free name for \"%s\" in \"%s\" (999 different files of that name)",
@@ -346,25 +363,12 @@ char *free_name(const char *dir, const char *name, const char *src)
 	return to;
 }
 
-char *move_target(const char *src, const char *dstdir)
+int move_to(const char *src, const char *to)
 {
-	char *copy = xstrdup(src), *to = free_name(dstdir, basename(copy), src);
-
-	free(copy);
-	return to;
-}
-
-int move_into(const char *src, const char *dstdir, char **dst)
-{
-	char *to = NULL, *srcdir = dir_of(src);
+	char *srcdir = dir_of(src), *dstdir = dir_of(to);
 	int ret = -1;
 
-	if (mkdir_p(dstdir, 0700))
-		goto out;
-	to = move_target(src, dstdir);
-	if (!to)
-		goto out;
-	if (!access(to, F_OK)) {
+	if (!access(to, F_OK) && same_bytes(src, to)) {
 		/* the same bytes are already kept there (a move cut short by a
 		 * crash, or the same packet again): the source is not needed */
 		if (unlink(src)) {
@@ -374,18 +378,34 @@ int move_into(const char *src, const char *dstdir, char **dst)
 	} else if (renameat2(AT_FDCWD, src, AT_FDCWD, to, RENAME_NOREPLACE) &&
 		   (errno != EINVAL || link(src, to) || unlink(src))) {
 		/* EINVAL: a file system without RENAME_NOREPLACE; link() never replaces either */
-		error("cannot move \"%s\" to \"%s\": %s", src, dstdir, strerror(errno));
+		error("cannot move \"%s\" to \"%s\": %s", src, to, strerror(errno));
 		goto out;
 	}
 	if (fsync_dir(dstdir) || fsync_dir(srcdir))
 		goto out;
 	ret = 0;
 out:
+	free(dstdir);
+	free(srcdir);
+	return ret;
+}
+
+int move_into(const char *src, const char *dstdir, char **dst)
+{
+	char *copy, *to;
+	int ret = -1;
+
+	if (mkdir_p(dstdir, 0700))
+		return -1;
+	copy = xstrdup(src);
+	to = free_name(dstdir, basename(copy), src, NULL);
+	free(copy);
+	if (to && !move_to(src, to))
+		ret = 0;
 	if (dst && !ret)
 		*dst = to;
 	else
 		free(to);
-	free(srcdir);
 	return ret;
 }
 

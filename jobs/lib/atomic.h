@@ -54,11 +54,15 @@ int mkdir_p_parent(const char *path);
  * kept and src becomes NAME.2.EXT (.3, ...). The path src now has is
  * returned in *dst if dst is not NULL (caller frees). */
 int move_into(const char *src, const char *dstdir, char **dst);
-/* The path move_into() would give src in dstdir (caller frees), or NULL. */
-char *move_target(const char *src, const char *dstdir);
-/* dir/name, or the first of dir/NAME.2.EXT, .3, ... that is free or holds
- * the same bytes as file src (caller frees); NULL (said) when none is. */
-char *free_name(const char *dir, const char *name, const char *src);
+/* Rename src to exactly to (a name free_name() chose), never replacing: when
+ * to already holds the same bytes src is removed, when it holds others the
+ * move fails. fsyncs both folders. */
+int move_to(const char *src, const char *to);
+/* dir/name, or the first of dir/NAME.2.EXT, .3, ... that holds the same
+ * bytes as file src or is free; with beside (".reason"), a free name needs
+ * NAME+beside free as well, so a file kept beside another never lands on it.
+ * Caller frees; NULL (said) when there is none. */
+char *free_name(const char *dir, const char *name, const char *src, const char *beside);
 /* 1 when the two files hold the same bytes, 0 when not (or unreadable). */
 int same_bytes(const char *a, const char *b);
 /* Remove temporaries left by writers that died: those whose lock can be

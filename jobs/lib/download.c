@@ -208,7 +208,7 @@ static int fetch(struct dl *d, const char *name, int *fetched)
 			goto out;
 		}
 		{
-			char *to = free_name(d->inbox, name, af.tmp);
+			char *to = free_name(d->inbox, name, af.tmp, NULL);
 
 			if (!to) {
 				atomic_abort(&af);

@@ -25,6 +25,23 @@ static int names_batch(const char *path, long long id)
 	return yes;
 }
 
+int rejected_is_reason(const char *name)
+{
+	size_t k = strlen(name);
+
+	return k >= 7 && !strcmp(name + k - 7, ".reason");
+}
+
+char *rejected_name(const char *name)
+{
+	char *s = rejected_is_reason(name) ? xasprintf("%s.xml", name) : xstrdup(name);
+
+	/* a hidden name would be out of rerun's sight */
+	if (s[0] == '.')
+		s[0] = '_';
+	return s;
+}
+
 static int visible(const struct dirent *de)
 {
 	return de->d_name[0] != '.';
@@ -47,10 +64,11 @@ int rejected_of_batch(const char *rejdir, long long batch,
 			const char *nm = names[i]->d_name;
 			size_t k = strlen(nm);
 
-			if (!ret && k > 7 && !strcmp(nm + k - 7, ".reason")) {
+			if (!ret && k > 7 && rejected_is_reason(nm)) {
 				char *why = xasprintf("%s/%s", sub, nm), *file = xstrndup(nm, k - 7);
 
-				if (names_batch(why, batch))
+				/* FILE.reason.reason: FILE.reason is a reason, no packet */
+				if (!rejected_is_reason(file) && names_batch(why, batch))
 					ret = fn(ags[a]->d_name, file, arg);
 				free(file);
 				free(why);

@@ -1,7 +1,10 @@
 /* The files a batch quarantined, found on disk: rejected/<agency>/NAME whose
  * NAME.reason carries the line "batch: <id>". import-responses writes the
  * .reason before it moves the file or counts it on the batch, so this finds
- * a refused file even when the job died before the batch row listed it. */
+ * a refused file even when the job died before the batch row listed it.
+ *
+ * In rejected/<agency>/ every name ending in ".reason" is a reason file: a
+ * refused packet is never kept under one (rejected_name()). */
 #ifndef ESIA_REJECTED_H
 #define ESIA_REJECTED_H
 
@@ -11,5 +14,13 @@
  * rejdir holds nothing: 0). */
 int rejected_of_batch(const char *rejdir, long long batch,
 		      int (*fn)(const char *agency, const char *name, void *arg), void *arg);
+
+/* 1 when name is a reason file's name (ends in ".reason"), never a packet's. */
+int rejected_is_reason(const char *name);
+
+/* The name a refused file called name is kept under in rejected/<agency>/
+ * (free_name() may number it further): name, with a leading '.' as '_' and
+ * ".xml" added when it ends in ".reason". Caller frees. */
+char *rejected_name(const char *name);
 
 #endif

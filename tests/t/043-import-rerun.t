@@ -52,4 +52,36 @@ last=$(sql "SELECT max(id) FROM batches WHERE job = 'import-responses'")
 is "$(sql "SELECT rejected || ' ' || (params->'rejected'->0->>'file') FROM batches WHERE id = $last")" \
 	"1 zz-lost.xml" "the new batch counts and lists it"
 like "$(cat "$SP/rejected/fms/zz-lost.xml.reason")" "batch: $last" "its .reason names the new batch"
+# A refused packet is never kept under a reason file's name: x.xml.reason
+# goes to rejected/ as another name, so the .reason of a later x.xml cannot
+# land on it; both packets and both reasons are kept, and each rerun takes
+# back its own packet only.
+last_import() { sql "SELECT max(id) FROM batches WHERE job = 'import-responses'"; }
+listed() { sql "SELECT params->'rejected'->0->>'file' FROM batches WHERE id = $1"; }
+printf '<Evidence>first</Evidence>' >"$SP/inbox/pfr/x.xml.reason"
+eb import-responses --agency pfr
+b1=$(last_import)
+f1=$(listed "$b1")
+unlike "$f1" '\.reason$' "a refused x.xml.reason is kept under a name that is not a reason file's"
+printf '<Nope>' >"$SP/inbox/pfr/x.xml"
+eb import-responses --agency pfr
+b2=$(last_import)
+is "$(cat "$SP/rejected/pfr/$f1")" "<Evidence>first</Evidence>" "the reason of a later x.xml did not replace the first packet"
+is "$(ls "$SP/rejected/pfr" | grep -c '^x\.xml') $(sed -n 3p "$SP/rejected/pfr/$f1.reason") $(sed -n 3p "$SP/rejected/pfr/x.xml.reason")" \
+	"4 batch: $b1 batch: $b2" "both packets kept, each with its own reason"
+eb rerun "$b1"
+is "$(grep -o 'import.retry file=[^ ]*' <<<"$ERR") $(grep -o 'root element {}Evidence' <<<"$ERR")" \
+	"import.retry file=$f1 root element {}Evidence" "rerun $b1 takes back its packet only, the first packet itself"
+eb rerun "$b2"
+is "$(grep -o 'import.retry file=[^ ]*' <<<"$ERR") $(cat "$SP/rejected/pfr/$f1")" "import.retry file=x.xml <Evidence>first</Evidence>" \
+	"rerun $b2 takes back x.xml only; the first packet stays"
+
+# a file already where a refused packet's .reason would go (a packet an older
+# version kept as y.xml.reason) is never written over: the packet takes the
+# next free name
+printf 'kept by an older version' >"$SP/rejected/pfr/y.xml.reason"
+printf '<Nope>' >"$SP/inbox/pfr/y.xml"
+eb import-responses --agency pfr
+is "$(cat "$SP/rejected/pfr/y.xml.reason") $(listed "$(last_import)")" "kept by an older version y.2.xml" \
+	"a file at NAME.reason is kept; the packet becomes y.2.xml"
 done_testing
