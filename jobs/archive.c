@@ -13,8 +13,8 @@
  *   export-checks     outbox/<agency>/<file_name> of its request packets rows;
  *   import-responses  processed/<agency>/<file_name> or rejected/<agency>/<file_name>
  *                     (+ .reason) of its response packets rows, and any
- *                     rejected/<agency>/NAME whose NAME.reason has a line
- *                     "batch: <id>" (rejected files that never got a row);
+ *                     rejected/<agency>/NAME whose NAME.reason has the third
+ *                     line "batch: <id>" (rejected files that never got a row);
  *   print-letters     everything under print/<batch id>/.
  *
  * Held back until it may leave (HELD_CODES, HELD_UPLOAD): a print batch with

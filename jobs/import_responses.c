@@ -155,7 +155,8 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 {
 	char *dir = agency_dir(r->cfg, "rejected", agency), *target = NULL, *reason = NULL, *name;
 	char *copy = xstrdup(path), *safe = rejected_name(basename(copy));
-	char *text = xasprintf("%s\nfile: %s\nbatch: %lld\n%s%s", w->what, path, r->b.id,
+	char *what = escape_line(w->what), *file = escape_line(path);
+	char *text = xasprintf("%s\nfile: %s\nbatch: %lld\n%s%s", what, file, r->b.id,
 			       w->detail, *w->detail ? "\n" : "");
 	const char *p[4] = { r->batch_id, agency, NULL, w->what };
 	char q[256], qn[LOG_QUOTE_NAME];
@@ -188,12 +189,24 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 	ret = 0;
 out:
 	free(text);
+	free(file);
+	free(what);
 	free(safe);
 	free(copy);
 	free(reason);
 	free(target);
 	free(dir);
 	return ret;
+}
+
+/* A control character in a name would break every line-based record of it
+ * (log, .reason, archive MANIFEST): such a file is refused unread. */
+static int bad_name(const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 1;
+	return 0;
 }
 
 /* One file: 0 applied/duplicate/refused, -1 the job must stop. */
@@ -209,7 +222,10 @@ static int import_one(struct run *r, const struct work *wk)
 
 	pk.name = basename(copy);
 	fault_point("import.packet");
-	rc = import_verify(r, wk, &pk, &doc, &w);
+	if (bad_name(pk.name))
+		rc = refuse(&w, "file name holds control characters");
+	else
+		rc = import_verify(r, wk, &pk, &doc, &w);
 	xmlFreeDoc(doc); /* everything needed is in pk and the COPY buffer */
 	if (!rc)
 		rc = import_record(r, &pk, &dup, &w);

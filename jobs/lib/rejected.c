@@ -8,19 +8,22 @@
 #include "err.h"
 #include "rejected.h"
 
-/* Does this .reason file carry the line "batch: <id>"? */
+/* Is the third line of this .reason file exactly "batch: <id>"? Lines 1 and
+ * 2 are one line each; a "batch:" line anywhere else is text, not a claim. */
 static int names_batch(const char *path, long long id)
 {
 	FILE *f = fopen(path, "r");
-	char line[256];
-	long long v;
+	char *line = NULL, want[40];
+	size_t cap = 0;
 	int yes = 0;
 
 	if (!f)
 		return 0;
-	while (!yes && fgets(line, sizeof(line), f))
-		if (sscanf(line, "batch: %lld", &v) == 1 && v == id)
-			yes = 1;
+	snprintf(want, sizeof(want), "batch: %lld\n", id);
+	if (getline(&line, &cap, f) > 0 && getline(&line, &cap, f) > 0 &&
+	    !strncmp(line, "file: ", 6) && getline(&line, &cap, f) > 0)
+		yes = !strcmp(line, want);
+	free(line);
 	fclose(f);
 	return yes;
 }
@@ -36,6 +39,9 @@ char *rejected_name(const char *name)
 {
 	char *s = rejected_is_reason(name) ? xasprintf("%s.xml", name) : xstrdup(name);
 
+	for (unsigned char *p = (unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '_';
 	/* a hidden name would be out of rerun's sight */
 	if (s[0] == '.')
 		s[0] = '_';

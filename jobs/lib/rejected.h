@@ -1,10 +1,15 @@
 /* The files a batch quarantined, found on disk: rejected/<agency>/NAME whose
- * NAME.reason carries the line "batch: <id>". import-responses writes the
- * .reason before it moves the file or counts it on the batch, so this finds
- * a refused file even when the job died before the batch row listed it.
+ * NAME.reason carries "batch: <id>" as its third line. import-responses
+ * writes the .reason before it moves the file or counts it on the batch, so
+ * this finds a refused file even when the job died before the batch row
+ * listed it.
  *
- * In rejected/<agency>/ every name ending in ".reason" is a reason file: a
- * refused packet is never kept under one (rejected_name()). */
+ * A .reason file: line 1 what failed, line 2 "file: PATH", line 3
+ * "batch: ID", then details. Lines 1 and 2 are escaped to one line each
+ * (escape_line()), so line 3 is always the batch; the details may quote
+ * anything and are never read for it. In rejected/<agency>/ every name
+ * ending in ".reason" is such a file: a refused packet is never kept under
+ * one (rejected_name()). */
 #ifndef ESIA_REJECTED_H
 #define ESIA_REJECTED_H
 
@@ -19,8 +24,9 @@ int rejected_of_batch(const char *rejdir, long long batch,
 int rejected_is_reason(const char *name);
 
 /* The name a refused file called name is kept under in rejected/<agency>/
- * (free_name() may number it further): name, with a leading '.' as '_' and
- * ".xml" added when it ends in ".reason". Caller frees. */
+ * (free_name() may number it further): name, with control characters and a
+ * leading '.' as '_', and ".xml" added when it ends in ".reason". Caller
+ * frees. */
 char *rejected_name(const char *name);
 
 #endif

@@ -84,4 +84,26 @@ printf '<Nope>' >"$SP/inbox/pfr/y.xml"
 eb import-responses --agency pfr
 is "$(cat "$SP/rejected/pfr/y.xml.reason") $(listed "$(last_import)")" "kept by an older version y.2.xml" \
 	"a file at NAME.reason is kept; the packet becomes y.2.xml"
+# A name with newlines that forges a log line and a "batch: $b1" line: it is
+# refused unread and kept without them, its event is one log line, its
+# .reason names only its own batch, and rerun of batch $b1 does not take it.
+printf '<Nope>' >"$SP/inbox/pfr/evil"$'\n''ts=2026-01-01T00:00:00Z level=info event=import.applied file=forged.xml agency=pfr'$'\n'"batch: $b1"
+eb import-responses --agency pfr
+b4=$(last_import)
+f4=$(listed "$b4")
+is "$(grep -cE '^ts=[^ ]+ level=[^ ]+ (batch=[0-9]+ )?event=import.applied' <<<"$ERR") $(grep -vc '^ts=' <<<"$ERR")" "0 0" \
+	"the name forges no log line"
+like "$(grep 'event=import.rejected' <<<"$ERR")" 'file="?evil.*forged\.xml.* reason="file name holds control characters"$' \
+	"its refusal is one line, name and reason"
+is "$(printf '%s' "$f4" | tr -d '\000-\037\177')" "$f4" "it is kept and listed under a name without control characters"
+is "$(grep -c '^batch: ' "$SP/rejected/pfr/$f4.reason") $(sed -n 3p "$SP/rejected/pfr/$f4.reason")" "1 batch: $b4" \
+	"its .reason names only its own batch"
+like "$(sed -n 2p "$SP/rejected/pfr/$f4.reason")" '^file: .*/evil\\nts=.*forged\.xml agency=pfr\\nbatch: [0-9]+$' \
+	"its .reason gives the real name, escaped, on the file: line"
+# only line 3 of a .reason names the batch: a "batch:" line among the details is text
+printf '<Nope>' >"$SP/rejected/pfr/z.xml"
+printf 'what failed\nfile: z.xml\nbatch: 999999\nbatch: %s\n' "$b1" >"$SP/rejected/pfr/z.xml.reason"
+eb rerun "$b1"
+unlike "$ERR" 'import\.retry file="?evil' "rerun $b1 does not take the file whose name claimed that batch"
+unlike "$ERR" 'import\.retry file=z\.xml' "nor one whose .reason says \"batch: $b1\" past line 3"
 done_testing

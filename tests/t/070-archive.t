@@ -14,11 +14,12 @@ RA2=$(request "$A" fms)
 B=$(new_batch import-responses partial)
 RB1=$(response "$B" "$RA1")
 RB2=$(rejected_response "$B" "$RA1")
-# a rejected file that never got a packets row: claimed by its .reason
+# a rejected file that never got a packets row: claimed by its .reason (as
+# import writes it: what failed, the file, then the batch on line 3)
 printf '<not xml' >"$SP/rejected/pfr/garbage.xml"
-printf 'not well-formed XML\nbatch: %s\n' "$B" >"$SP/rejected/pfr/garbage.xml.reason"
+printf 'not well-formed XML\nfile: garbage.xml\nbatch: %s\n' "$B" >"$SP/rejected/pfr/garbage.xml.reason"
 printf 'x' >"$SP/rejected/pfr/other.xml"
-printf 'batch: 999999\n' >"$SP/rejected/pfr/other.xml.reason"
+printf 'not well-formed XML\nfile: other.xml\nbatch: 999999\n' >"$SP/rejected/pfr/other.xml.reason"
 C=$(new_batch print-letters)
 print_files "$C"
 D=$(new_batch export-checks running)
