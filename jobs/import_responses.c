@@ -199,16 +199,6 @@ out:
 	return ret;
 }
 
-/* A control character in a name would break every line-based record of it
- * (log, .reason, archive MANIFEST): such a file is refused unread. */
-static int bad_name(const char *name)
-{
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return 1;
-	return 0;
-}
-
 /* One file: 0 applied/duplicate/refused, -1 the job must stop. */
 static int import_one(struct run *r, const struct work *wk)
 {
@@ -222,8 +212,11 @@ static int import_one(struct run *r, const struct work *wk)
 
 	pk.name = basename(copy);
 	fault_point("import.packet");
-	if (bad_name(pk.name))
-		rc = refuse(&w, "file name holds control characters");
+	/* a control character or a byte that is no UTF-8 would break every
+	 * record of the name (log and .reason lines, the database, the archive
+	 * MANIFEST): such a file is refused unread */
+	if (!rejected_plain_name(pk.name))
+		rc = refuse(&w, "file name holds control characters or is not UTF-8");
 	else
 		rc = import_verify(r, wk, &pk, &doc, &w);
 	xmlFreeDoc(doc); /* everything needed is in pk and the COPY buffer */

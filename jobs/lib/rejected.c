@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "rejected.h"
+#include "validate.h"
 
 /* Is the third line of this .reason file exactly "batch: <id>"? Lines 1 and
  * 2 are one line each; a "batch:" line anywhere else is text, not a claim. */
@@ -35,13 +36,45 @@ int rejected_is_reason(const char *name)
 	return k >= 7 && !strcmp(name + k - 7, ".reason");
 }
 
+/* Length of the plain character at p (UTF-8, no control character), or 0. */
+static int plain_char(const unsigned char *p)
+{
+	unsigned cp;
+	int k = utf8_next(p, &cp);
+
+	return k > 0 && cp >= 0x20 && cp != 0x7f && !(cp >= 0x80 && cp < 0xa0) ? k : 0;
+}
+
+int rejected_plain_name(const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p;) {
+		int k = plain_char(p);
+
+		if (!k)
+			return 0;
+		p += k;
+	}
+	return 1;
+}
+
 char *rejected_name(const char *name)
 {
-	char *s = rejected_is_reason(name) ? xasprintf("%s.xml", name) : xstrdup(name);
+	char *s = rejected_is_reason(name) ? xasprintf("%s.xml", name) : xstrdup(name), *o = s;
 
-	for (unsigned char *p = (unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '_';
+	/* in place: a '_' is never longer than what it replaces */
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		int k = plain_char(p);
+
+		if (k) {
+			memmove(o, p, (size_t)k);
+			o += k;
+			p += k;
+		} else {
+			*o++ = '_';
+			p++;
+		}
+	}
+	*o = '\0';
 	/* a hidden name would be out of rerun's sight */
 	if (s[0] == '.')
 		s[0] = '_';

@@ -151,8 +151,7 @@ int valid_passport(const char *sernum, const char *issued, const char *born,
 	return 0;
 }
 
-/* Decode one UTF-8 code point; returns its length or -1. */
-static int utf8_next(const unsigned char *s, unsigned *cp)
+int utf8_next(const unsigned char *s, unsigned *cp)
 {
 	if (s[0] < 0x80) {
 		*cp = s[0];
@@ -164,7 +163,8 @@ static int utf8_next(const unsigned char *s, unsigned *cp)
 	}
 	if ((s[0] & 0xF0) == 0xE0 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
 		*cp = ((s[0] & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-		return *cp >= 0x800 ? 3 : -1;
+		/* surrogates are no characters (PostgreSQL refuses them) */
+		return *cp >= 0x800 && (*cp < 0xD800 || *cp > 0xDFFF) ? 3 : -1;
 	}
 	return -1;
 }

@@ -34,4 +34,8 @@ int valid_date(const char *in, int *y, int *m, int *d);
  * unknown reason comes back as it is. */
 const char *valid_why_ru(const char *why);
 
+/* Decode one UTF-8 code point of the Basic Multilingual Plane at s (NUL
+ * ends it); returns its length in bytes, or -1 when s starts none. */
+int utf8_next(const unsigned char *s, unsigned *cp);
+
 #endif

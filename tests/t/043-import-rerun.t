@@ -93,13 +93,20 @@ b4=$(last_import)
 f4=$(listed "$b4")
 is "$(grep -cE '^ts=[^ ]+ level=[^ ]+ (batch=[0-9]+ )?event=import.applied' <<<"$ERR") $(grep -vc '^ts=' <<<"$ERR")" "0 0" \
 	"the name forges no log line"
-like "$(grep 'event=import.rejected' <<<"$ERR")" 'file="?evil.*forged\.xml.* reason="file name holds control characters"$' \
+like "$(grep 'event=import.rejected' <<<"$ERR")" 'file="?evil.*forged\.xml.* reason="file name holds control characters or is not UTF-8"$' \
 	"its refusal is one line, name and reason"
 is "$(printf '%s' "$f4" | tr -d '\000-\037\177')" "$f4" "it is kept and listed under a name without control characters"
 is "$(grep -c '^batch: ' "$SP/rejected/pfr/$f4.reason") $(sed -n 3p "$SP/rejected/pfr/$f4.reason")" "1 batch: $b4" \
 	"its .reason names only its own batch"
 like "$(sed -n 2p "$SP/rejected/pfr/$f4.reason")" '^file: .*/evil\\nts=.*forged\.xml agency=pfr\\nbatch: [0-9]+$' \
 	"its .reason gives the real name, escaped, on the file: line"
+# a name that is no UTF-8 could not be recorded on the batch row: refused
+# unread too, and kept with its bad byte as '_'
+printf '<Nope>' >"$SP/inbox/pfr/latin1-"$'\xe9'".xml"
+eb import-responses --agency pfr
+is "$RC" 65 "a name that is no UTF-8: refused, not a failed run"
+is "$(listed "$(last_import)")" "latin1-_.xml" "kept and listed as latin1-_.xml"
+like "$(head -1 "$SP/rejected/pfr/latin1-_.xml.reason")" "not UTF-8" "its .reason says why"
 # only line 3 of a .reason names the batch: a "batch:" line among the details is text
 printf '<Nope>' >"$SP/rejected/pfr/z.xml"
 printf 'what failed\nfile: z.xml\nbatch: 999999\nbatch: %s\n' "$b1" >"$SP/rejected/pfr/z.xml.reason"
