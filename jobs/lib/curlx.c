@@ -35,6 +35,10 @@ CURL *curlx_new(const char *url, const char *protocols, long timeout, const char
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout < 10 ? timeout : 10L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	/* straight to the server: a proxy from the environment (http_proxy,
+	 * all_proxy...) would see plain-text traffic to this host, and could
+	 * answer for the server */
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	if (ca && *ca)
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
 	return h;

@@ -6,7 +6,8 @@ usage: sms.py DIR [--tls CERT KEY]
 Listens on 127.0.0.1 on a free port and writes it to DIR/port once ready.
 Each POST is appended to DIR/sms.jsonl as {"auth": <Authorization header>,
 "path": ..., "body": <the JSON received>}. The answer is chosen by the
-file DIR/mode (read per request): "200" (default), "500" or "400".
+file DIR/mode (read per request): an HTTP status, "200" by default; any
+other is answered with a JSON error.
 --tls serves HTTPS with that certificate (no client certificate asked).
 Stop it with SIGTERM.
 """
@@ -51,6 +52,8 @@ class Gateway(BaseHTTPRequestHandler):
             return self.answer(500, {"error": "gateway overloaded"})
         if mode == "400":
             return self.answer(400, {"error": "destination not allowed"})
+        if mode.isdigit() and mode != "200":
+            return self.answer(int(mode), {"error": "refused with %s" % mode})
         return self.answer(200, {"id": body.get("id"), "status": "accepted"})
 
 
