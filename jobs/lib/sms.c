@@ -160,7 +160,10 @@ enum send_result sms_send(struct sms *s, const char *id, const char *phone, cons
 	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, NULL);
 	free(json);
 	if (rc != CURLE_OK) {
+		curl_off_t connected = 0;
+
 		snprintf(why, whyn, "sms gateway: %s", s->curlerr[0] ? s->curlerr : curl_easy_strerror(rc));
+		curl_easy_getinfo(s->h, CURLINFO_CONNECT_TIME_T, &connected);
 		switch (rc) {
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_CONNECT:
@@ -169,7 +172,9 @@ enum send_result sms_send(struct sms *s, const char *id, const char *phone, cons
 		case CURLE_SSL_CACERT_BADFILE:
 			return SEND_DOWN;
 		default:
-			return SEND_TRANSIENT;
+			/* never connected (a timeout on a host that drops packets):
+			 * down; connected, the message may have gone: try again */
+			return connected ? SEND_TRANSIENT : SEND_DOWN;
 		}
 	}
 	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
@@ -177,12 +182,14 @@ enum send_result sms_send(struct sms *s, const char *id, const char *phone, cons
 		return SEND_OK;
 	answer_reason(s->answer, reason, sizeof(reason));
 	snprintf(why, whyn, "sms gateway %ld%s%s", code, *reason ? ": " : "", reason);
-	if (code == 401 || code == 403)
-		return SEND_DOWN; /* our token, not the message: stop and retry later */
-	if (code == 429)
-		return SEND_TRANSIENT;
-	if (code >= 400 && code < 500)
+	/* Only a refusal of this message is its fault: 400 or 422. Others are
+	 * about us or the gateway (token 401/403, path 404/405, rate 429,
+	 * outage 502-504): stop and retry later, no attempt counted. A 500
+	 * may be this message's: counted, as a transient failure. */
+	if (code == 400 || code == 422)
 		return SEND_PERMANENT;
+	if (code >= 400 && code != 500)
+		return SEND_DOWN;
 	return SEND_TRANSIENT;
 }
 

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -9,6 +10,10 @@
 #include "curlx.h"
 #include "smtp.h"
 
+/* How far the session got with the current message: a refusal is the
+ * message's only when it answers its RCPT or its body. */
+enum stage { ST_SESSION, ST_MAIL, ST_RCPT, ST_DATA, ST_BODY };
+
 struct smtp {
 	CURL *h;
 	char *password;
@@ -16,8 +21,31 @@ struct smtp {
 	/* the message being uploaded */
 	const char *msg;
 	size_t len, off;
+	enum stage stage;
 	char curlerr[CURL_ERROR_SIZE];
 };
+
+/* libcurl shows us each command it sends (and the body going out); the
+ * text is never kept or printed (AUTH carries the password). */
+static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
+{
+	struct smtp *s = arg;
+
+	(void)h;
+	if (type == CURLINFO_HEADER_OUT && size >= 4) {
+		if (!strncasecmp(data, "MAIL", 4))
+			s->stage = ST_MAIL;
+		else if (!strncasecmp(data, "RCPT", 4))
+			s->stage = ST_RCPT;
+		else if (!strncasecmp(data, "DATA", 4))
+			s->stage = ST_DATA;
+		else if (strncasecmp(data, "QUIT", 4) && strncasecmp(data, "RSET", 4))
+			s->stage = ST_SESSION; /* EHLO, STARTTLS, AUTH: a new session */
+	} else if (type == CURLINFO_DATA_OUT && size > 0 && s->stage == ST_DATA) {
+		s->stage = ST_BODY;
+	}
+	return 0;
+}
 
 static size_t read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 {
@@ -79,6 +107,10 @@ struct smtp *smtp_open(const struct config *cfg)
 	curl_easy_setopt(s->h, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(s->h, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(s->h, CURLOPT_READDATA, s);
+	/* the debug callback runs only in verbose mode; it prints nothing */
+	curl_easy_setopt(s->h, CURLOPT_DEBUGFUNCTION, debug_cb);
+	curl_easy_setopt(s->h, CURLOPT_DEBUGDATA, s);
+	curl_easy_setopt(s->h, CURLOPT_VERBOSE, 1L);
 	if (*user) {
 		curl_easy_setopt(s->h, CURLOPT_USERNAME, user);
 		curl_easy_setopt(s->h, CURLOPT_PASSWORD, s->password);
@@ -103,6 +135,7 @@ enum send_result smtp_send(struct smtp *s, const char *from, const char *to, con
 	s->len = len;
 	s->off = 0;
 	s->curlerr[0] = '\0';
+	s->stage = ST_SESSION;
 	curl_easy_setopt(s->h, CURLOPT_MAIL_FROM, env_from);
 	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, rcpt);
 	rc = curl_easy_perform(s->h);
@@ -128,12 +161,22 @@ enum send_result smtp_send(struct smtp *s, const char *from, const char *to, con
 		res = SEND_DOWN;
 		break;
 	default:
-		if (code >= 500 && code < 600)
-			res = SEND_PERMANENT;
-		else if (rc == CURLE_OPERATION_TIMEDOUT && conns > 0 && code == 0)
-			res = SEND_DOWN; /* connected but the server never spoke */
-		else
-			res = SEND_TRANSIENT;
+		if (s->stage == ST_RCPT || s->stage == ST_BODY) {
+			/* the server answered this message: 5xx it never takes,
+			 * 421 it is closing; after the body, a silence may hide a
+			 * delivery (sent again later, same Message-ID) */
+			if (code >= 500 && code < 600)
+				res = SEND_PERMANENT;
+			else if (code == 421 || (!code && s->stage == ST_RCPT))
+				res = SEND_DOWN;
+			else
+				res = SEND_TRANSIENT;
+		} else {
+			/* the greeting, EHLO, AUTH, MAIL FROM or DATA failed, or no
+			 * answer came: nothing about this message, so no attempt is
+			 * counted (the run stops; an outage never kills a notice) */
+			res = SEND_DOWN;
+		}
 	}
 	if (code)
 		snprintf(why, whyn, "smtp %ld: %s", code, s->curlerr[0] ? s->curlerr : curl_easy_strerror(rc));

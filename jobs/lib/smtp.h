@@ -13,9 +13,9 @@ struct smtp;
 /* What happened to one message. */
 enum send_result {
 	SEND_OK,        /* accepted by the server */
-	SEND_TRANSIENT, /* try again later (4xx, dropped connection, timeout) */
-	SEND_PERMANENT, /* never going to work (5xx, recipient refused, 4xx for SMS) */
-	SEND_DOWN,      /* the server cannot be reached or refuses us: stop the run */
+	SEND_TRANSIENT, /* the message: try again later (4xx to it, silence after it) */
+	SEND_PERMANENT, /* the message: never going to work (5xx to RCPT or body, SMS 400/422) */
+	SEND_DOWN,      /* the server, not the message: stop the channel, count no attempt */
 };
 
 /* Check the configuration and prepare the handle; NULL after the error. */
