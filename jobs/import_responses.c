@@ -214,9 +214,10 @@ static int import_one(struct run *r, const struct work *wk)
 	fault_point("import.packet");
 	/* a control character or a byte that is no UTF-8 would break every
 	 * record of the name (log and .reason lines, the database, the archive
-	 * MANIFEST): such a file is refused unread */
+	 * MANIFEST), a very long one the quarantine's files: refused unread */
 	if (!rejected_plain_name(pk.name))
-		rc = refuse(&w, "file name holds control characters or is not UTF-8");
+		rc = refuse(&w, "file name holds control characters, is not UTF-8 or is over %d bytes",
+			    REJECTED_NAME_MAX);
 	else
 		rc = import_verify(r, wk, &pk, &doc, &w);
 	xmlFreeDoc(doc); /* everything needed is in pk and the COPY buffer */

@@ -47,6 +47,8 @@ static int plain_char(const unsigned char *p)
 
 int rejected_plain_name(const char *name)
 {
+	if (strlen(name) > REJECTED_NAME_MAX)
+		return 0;
 	for (const unsigned char *p = (const unsigned char *)name; *p;) {
 		int k = plain_char(p);
 
@@ -61,9 +63,13 @@ char *rejected_name(const char *name)
 {
 	char *s = rejected_is_reason(name) ? xasprintf("%s.xml", name) : xstrdup(name), *o = s;
 
-	/* in place: a '_' is never longer than what it replaces */
+	/* in place: a '_' is never longer than what it replaces; cut at a
+	 * character's end once the name is as long as it may be */
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		int k = plain_char(p);
+
+		if (o - s + (k ? k : 1) > REJECTED_NAME_MAX)
+			break;
 
 		if (k) {
 			memmove(o, p, (size_t)k);

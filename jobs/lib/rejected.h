@@ -23,14 +23,19 @@ int rejected_of_batch(const char *rejdir, long long batch,
 /* 1 when name is a reason file's name (ends in ".reason"), never a packet's. */
 int rejected_is_reason(const char *name);
 
-/* 1 when name is valid UTF-8 (BMP) without control characters: a name the
- * log, the database and an archive MANIFEST (one path per line) can hold. */
+/* Room in a 255-byte file name for ".NAME.reason.tmp.PID.XXXXXX" and a
+ * ".999" that free_name() may add. */
+#define REJECTED_NAME_MAX 200
+
+/* 1 when name is valid UTF-8 (BMP) without control characters and at most
+ * REJECTED_NAME_MAX bytes: a name the log, the database, an archive MANIFEST
+ * (one path per line) and the quarantine's own files can hold. */
 int rejected_plain_name(const char *name);
 
 /* The name a refused file called name is kept under in rejected/<agency>/
  * (free_name() may number it further): name, with control characters, bytes
- * that are no UTF-8 and a leading '.' as '_', and ".xml" added when it ends
- * in ".reason". Caller frees. */
+ * that are no UTF-8 and a leading '.' as '_', cut to REJECTED_NAME_MAX bytes,
+ * and ".xml" added when it ends in ".reason". Caller frees. */
 char *rejected_name(const char *name);
 
 #endif

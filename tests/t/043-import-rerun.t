@@ -93,7 +93,7 @@ b4=$(last_import)
 f4=$(listed "$b4")
 is "$(grep -cE '^ts=[^ ]+ level=[^ ]+ (batch=[0-9]+ )?event=import.applied' <<<"$ERR") $(grep -vc '^ts=' <<<"$ERR")" "0 0" \
 	"the name forges no log line"
-like "$(grep 'event=import.rejected' <<<"$ERR")" 'file="?evil.*forged\.xml.* reason="file name holds control characters or is not UTF-8"$' \
+like "$(grep 'event=import.rejected' <<<"$ERR")" 'file="?evil.*forged\.xml.* reason="file name holds control characters, is not UTF-8 or is over 200 bytes"$' \
 	"its refusal is one line, name and reason"
 is "$(printf '%s' "$f4" | tr -d '\000-\037\177')" "$f4" "it is kept and listed under a name without control characters"
 is "$(grep -c '^batch: ' "$SP/rejected/pfr/$f4.reason") $(sed -n 3p "$SP/rejected/pfr/$f4.reason")" "1 batch: $b4" \
@@ -107,6 +107,14 @@ eb import-responses --agency pfr
 is "$RC" 65 "a name that is no UTF-8: refused, not a failed run"
 is "$(listed "$(last_import)")" "latin1-_.xml" "kept and listed as latin1-_.xml"
 like "$(head -1 "$SP/rejected/pfr/latin1-_.xml.reason")" "not UTF-8" "its .reason says why"
+# a name too long for the quarantine's own files (NAME.reason's temporary)
+long=$(printf 'L%.0s' $(seq 240)).xml
+printf '<Nope>' >"$SP/inbox/pfr/$long"
+eb import-responses --agency pfr
+is "$RC" 65 "a 244-byte name: refused, not a failed run"
+kept=$(listed "$(last_import)")
+is "${#kept}" 200 "kept under its first 200 bytes"
+ok $([ -s "$SP/rejected/pfr/$kept" ] && [ -s "$SP/rejected/pfr/$kept.reason" ]; echo $?) "with its .reason"
 # only line 3 of a .reason names the batch: a "batch:" line among the details is text
 printf '<Nope>' >"$SP/rejected/pfr/z.xml"
 printf 'what failed\nfile: z.xml\nbatch: 999999\nbatch: %s\n' "$b1" >"$SP/rejected/pfr/z.xml.reason"
