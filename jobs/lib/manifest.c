@@ -372,6 +372,20 @@ void arc_close(struct arc_reader *r)
 	free(r);
 }
 
+/* A member is a plain file or nothing: tar -x would make a hard link or a
+ * symlink of any other entry (whatever bytes it carries), so the auditor
+ * would get another file's content under this name. NULL if plain. */
+static const char *not_plain(struct archive_entry *e)
+{
+	if (archive_entry_hardlink(e))
+		return "a hard link";
+	if (archive_entry_symlink(e) || archive_entry_filetype(e) == AE_IFLNK)
+		return "a symbolic link";
+	if (archive_entry_filetype(e) != AE_IFREG)
+		return "not a regular file";
+	return NULL;
+}
+
 /* Read the current member whole (at most max bytes). */
 static int read_member(struct arc_reader *r, size_t max, char **buf, size_t *len, const char *name)
 {
@@ -407,6 +421,66 @@ static int read_member(struct arc_reader *r, size_t max, char **buf, size_t *len
 	return 0;
 }
 
+/* What the archive writer uses (xz preset 6) is 8 MiB. */
+#define XZ_DICT_MAX (64u << 20)
+
+static int xz_varint(const unsigned char *b, size_t len, size_t *pos, unsigned long long *v)
+{
+	*v = 0;
+	for (int sh = 0; *pos < len && sh < 63; sh += 7) {
+		unsigned char c = b[(*pos)++];
+
+		*v |= (unsigned long long)(c & 0x7f) << sh;
+		if (!(c & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/* libarchive's xz reader has no memory limit and allocates the dictionary
+ * the block header asks for (up to 4 GiB, from a few hundred bytes of
+ * input): refuse one over XZ_DICT_MAX before decoding. Only the first
+ * block's header is read; the writer makes one block per archive. */
+static int xz_dict_ok(const char *path, char *why, size_t n)
+{
+	static const unsigned char magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
+	unsigned char b[12 + 1024];
+	size_t len, hs, pos = 2;
+	unsigned long long id, psz, skip;
+	FILE *f = fopen(path, "rb");
+
+	if (!f)
+		return 0; /* archive_read_open_filename says why */
+	len = fread(b, 1, sizeof(b), f);
+	fclose(f);
+	if (len < 13 || memcmp(b, magic, 6) || !b[12])
+		return 0; /* not xz, or no block: nothing to bound */
+	hs = ((size_t)b[12] + 1) * 4;
+	if (12 + hs > len)
+		return 0;
+	const unsigned char *h = b + 12;
+	if (((h[1] & 0x40) && xz_varint(h, hs, &pos, &skip)) ||
+	    ((h[1] & 0x80) && xz_varint(h, hs, &pos, &skip)))
+		return 0;
+	for (int i = 0; i <= (h[1] & 3); i++) {
+		if (xz_varint(h, hs, &pos, &id) || xz_varint(h, hs, &pos, &psz) || pos + psz > hs)
+			return 0;
+		if (id == 0x21 && psz == 1) {
+			unsigned d = h[pos];
+			unsigned long long dict = d >= 40 ? 0xffffffffull
+						   : (2ull | (d & 1)) << (d / 2 + 11);
+
+			if (dict > XZ_DICT_MAX) {
+				snprintf(why, n, "xz dictionary of %llu MiB is over the %u MiB limit",
+					 dict >> 20, XZ_DICT_MAX >> 20);
+				return -1;
+			}
+		}
+		pos += psz;
+	}
+	return 0;
+}
+
 struct arc_reader *arc_open(const char *path, char **mtext, size_t *mlen, unsigned char **sig,
 			    size_t *siglen, char *why, size_t n)
 {
@@ -418,6 +492,8 @@ struct arc_reader *arc_open(const char *path, char **mtext, size_t *mlen, unsign
 
 	r->path = xstrdup(path);
 	r->a = archive_read_new();
+	if (xz_dict_ok(path, why, n))
+		goto fail;
 	archive_read_support_filter_xz(r->a);
 	archive_read_support_filter_zstd(r->a);
 	archive_read_support_format_tar(r->a);
@@ -436,6 +512,10 @@ struct arc_reader *arc_open(const char *path, char **mtext, size_t *mlen, unsign
 		if (strcmp(archive_entry_pathname(e), want[i])) {
 			snprintf(why, n, "member %d is \"%s\", expected %s", i + 1,
 				 archive_entry_pathname(e), want[i]);
+			goto fail;
+		}
+		if (not_plain(e)) {
+			snprintf(why, n, "%s is %s", want[i], not_plain(e));
 			goto fail;
 		}
 		if (read_member(r, MANIFEST_MAX_BYTES, &bufs[i], &lens[i], want[i])) {
@@ -462,6 +542,8 @@ static int ends_with(const char *s, const char *suffix)
 	return a >= b && !strcmp(s + a - b, suffix);
 }
 
+#define REST " (the rest of the archive is not read)"
+
 int arc_check_members(struct arc_reader *r, const struct manifest *m, arc_member_fn fn,
 		      void *arg, struct strlist *fails)
 {
@@ -481,13 +563,27 @@ int arc_check_members(struct arc_reader *r, const struct manifest *m, arc_member
 		unsigned dn = 0;
 		int hash_ok;
 
+		/* A member the signed MANIFEST does not vouch for, or bigger than it
+		 * says, stops the reading: skipping it would still decompress it
+		 * all (a bomb of zeros), and what follows proves nothing more. */
 		if (!f) {
-			strlist_add(fails, "file %s is not in the MANIFEST", name);
-			continue;
+			strlist_add(fails, "file %s is not in the MANIFEST%s", name, REST);
+			goto stop;
 		}
 		if (seen[f - m->files]++) {
-			strlist_add(fails, "file %s appears twice", name);
-			continue;
+			strlist_add(fails, "file %s appears twice%s", name, REST);
+			goto stop;
+		}
+		if (not_plain(e)) {
+			strlist_add(fails, "file %s is %s%s%s%s", name, not_plain(e),
+				    archive_entry_hardlink(e) ? " to " : "",
+				    archive_entry_hardlink(e) ? archive_entry_hardlink(e) : "", REST);
+			goto stop;
+		}
+		if (archive_entry_size_is_set(e) && archive_entry_size(e) != f->size) {
+			strlist_add(fails, "file %s size %lld, MANIFEST says %lld%s", name,
+				    (long long)archive_entry_size(e), f->size, REST);
+			goto stop;
 		}
 		if (ends_with(name, ".xml") && f->size <= MANIFEST_MAX_BYTES) {
 			if (read_member(r, MANIFEST_MAX_BYTES, &buf, &len, name)) {
@@ -529,6 +625,7 @@ int arc_check_members(struct arc_reader *r, const struct manifest *m, arc_member
 		if (!seen[i])
 			strlist_add(fails, "file %s is in the MANIFEST but not in the archive",
 				    m->files[i].path);
+stop:
 	ret = 0;
 out:
 	EVP_MD_CTX_free(md);
@@ -547,6 +644,8 @@ int arc_extract(struct arc_reader *r, const char *member, size_t max, char **buf
 			archive_read_data_skip(r->a);
 			continue;
 		}
+		if (not_plain(e))
+			return error("\"%s\" in \"%s\" is %s", member, r->path, not_plain(e));
 		if (read_member(r, max, buf, len, member))
 			return -1;
 		sha256_hex(*buf, *len, sha);

@@ -95,7 +95,10 @@ typedef void (*arc_member_fn)(void *arg, const char *path, const char *buf, size
 
 /* Read every remaining member, recompute size and SHA-256, compare with m:
  * a member not in the manifest, a duplicate, a wrong size or hash, or a
- * manifest entry with no member each add a failure naming the file.
+ * manifest entry with no member each add a failure naming the file. A member
+ * not in the manifest, a duplicate, a link or other non-plain file, or a
+ * size other than the manifest's ends the reading there (decompression stays
+ * bounded by the sizes the manifest lists).
  * Returns -1 only when the archive cannot be read at all (reason added). */
 int arc_check_members(struct arc_reader *r, const struct manifest *m, arc_member_fn fn,
 		      void *arg, struct strlist *fails);
