@@ -25,7 +25,8 @@ static const char usage[] =
 	"esia-batch audit list [--from DATE] [--to DATE] [--agency A] [--json]\n"
 	"       esia-batch audit show PACKET_ID [--format xml|text]\n"
 	"       esia-batch audit verify [--head SHA256] [ARCHIVE...]\n"
-	"       (each also takes --archive-dir DIR; show and verify take --trust FILE)";
+	"       (each also takes --archive-dir DIR; show and verify take --manifest-trust FILE\n"
+	"       and --trust FILE)";
 
 static const char help[] =
 	"usage: esia-batch audit list [--from DATE] [--to DATE] [--agency A] [--json]\n"
@@ -44,30 +45,38 @@ static const char help[] =
 	"  verify  for each archive (default: all, in chain order): recompute every\n"
 	"          size and SHA-256 against MANIFEST, check MANIFEST.p7s, check every\n"
 	"          packet's XML signature (requests against the manifest trust anchor,\n"
-	"          answers in processed/ against the agency's; rejected packets are not\n"
+	"          answers in processed/ against the agencies'; rejected packets are not\n"
 	"          held to it), and check the chain: positions 1..N with no gap, each\n"
 	"          archive's prev = SHA-256 of the one before. One line per archive:\n"
 	"          \"OK path ...\" or \"FAIL path: what failed\".\n"
 	"          The manifest signer must be O= [signer] sender (ESIA). Every\n"
 	"          certificate is judged as of the archive's signed creation time, so\n"
 	"          archives outlive the certificates that signed them.\n"
-	"          The chain cannot show that its newest archives were removed: stderr\n"
-	"          ends with \"chain head: position N, PATH, sha256 X\"; record X\n"
-	"          outside the folder, and a later --head X fails unless the archive\n"
-	"          with that SHA-256 is still in the chain (archive.written in the\n"
-	"          archive job's log names each new head too).\n"
+	"          The chain cannot show that its newest archives were removed: when the\n"
+	"          whole chain verifies, stderr ends with \"chain head: position N, PATH,\n"
+	"          sha256 X\"; record X outside the folder, and a later --head X\n"
+	"          fails unless the archive with that SHA-256 is still in the chain\n"
+	"          (archive.written in the archive job's log names each new head too).\n"
+	"          An archive named on the command line is also checked against the\n"
+	"          next one's prev link. Every member must be a plain file (no links).\n"
 	"\n"
 	"Options:\n"
 	"  --archive-dir DIR  archive folder (default: [spool] archive)\n"
-	"  --trust FILE       CA certificate(s) trusted for the manifest and every packet\n"
-	"                     signature (default: [archive] trust_anchor for manifests and\n"
-	"                     requests, [pfr]/[fms] trust_anchor for answers)\n"
+	"  --manifest-trust FILE\n"
+	"                     the project's (ESIA) CA certificate(s) alone: anchor for\n"
+	"                     manifests and requests (default: [archive] trust_anchor).\n"
+	"                     Required; refused if it holds a CA that --trust also holds.\n"
+	"  --trust FILE       the agencies' CA certificate(s): anchor for answers only\n"
+	"                     (default: [pfr]/[fms] trust_anchor). Never used for manifests,\n"
+	"                     so an agency's CA cannot vouch for a manifest.\n"
 	"\n"
 	"Exit: 0 all good, 1 failed (e.g. no trust anchor, packet not found), 2 usage,\n"
 	"65 something did not verify.\n";
 
 struct opts {
-	const char *dir, *trust, *from, *to, *agency, *format;
+	const char *dir, *from, *to, *agency, *format;
+	const char *mtrust; /* the project's CA: manifests and requests */
+	const char *trust;  /* the agencies' CAs: answers */
 	const char *head; /* verify: SHA-256 of an archive recorded earlier */
 	int json;
 	struct config *cfg;
@@ -201,6 +210,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, char ***pos, int *n
 			slot = &o->dir;
 		else if (!strcmp(a, "--trust"))
 			slot = &o->trust;
+		else if (!strcmp(a, "--manifest-trust"))
+			slot = &o->mtrust;
 		else if (!strcmp(a, "--from"))
 			slot = &o->from;
 		else if (!strcmp(a, "--to"))
@@ -226,6 +237,43 @@ static int parse_opts(int argc, char **argv, struct opts *o, char ***pos, int *n
 	return 0;
 }
 
+/* Only the project's CA anchors manifests (and requests, signed by the same
+ * signer): never --trust, which holds the agencies' CAs, so that an agency's
+ * CA cannot vouch for a certificate with O=ESIA that re-signs a chain. */
+static const char *manifest_trust(const struct opts *o)
+{
+	return o->mtrust ? o->mtrust : cfg_str(o->cfg, "archive", "trust_anchor");
+}
+
+/* The anchor for one agency's answers. */
+static const char *agency_trust(const struct opts *o, const char *ag)
+{
+	return o->trust ? o->trust : cfg_str(o->cfg, ag, "trust_anchor");
+}
+
+/* Before anything is read: the manifest anchor is set, readable, and shares
+ * no certificate with an agency's anchor (the old one-bundle usage,
+ * --trust CAS.pem, would let the agencies' CAs vouch for manifests). */
+static int check_anchors(const struct opts *o)
+{
+	static const char *const ags[] = { "pfr", "fms" };
+	const char *mt = manifest_trust(o);
+	char subj[256];
+
+	if (!*mt)
+		return error("no trust anchor for manifests: give the project's (ESIA) CA with"
+			     " --manifest-trust FILE or set [archive] trust_anchor%s",
+			     o->trust ? " (--trust is for the agencies' answers only)" : "");
+	if (access(mt, R_OK))
+		return error("cannot read trust anchor \"%s\": %s", mt, strerror(errno));
+	for (size_t i = 0; i < sizeof(ags) / sizeof(*ags); i++)
+		if (cms_anchor_shared(mt, agency_trust(o, ags[i]), subj, sizeof(subj)))
+			return error("the manifest trust anchor \"%s\" holds %s, which is also trusted"
+				     " for %s answers (\"%s\"); give the project's CA alone",
+				     mt, subj, ags[i], agency_trust(o, ags[i]));
+	return 0;
+}
+
 /* Which trust anchor and organisation a member's signature is held to;
  * 0 = not a signed packet held to a signature (print files, rejected). */
 static int packet_policy(const struct opts *o, const char *path, const char **trust,
@@ -236,13 +284,13 @@ static int packet_policy(const struct opts *o, const char *path, const char **tr
 	if (!has_suffix(path, ".xml"))
 		return 0;
 	if (!strncmp(path, "outbox/", 7)) {
-		*trust = o->trust ? o->trust : cfg_str(o->cfg, "archive", "trust_anchor");
+		*trust = manifest_trust(o);
 		snprintf(org, n, "%s", cfg_str(o->cfg, "signer", "sender"));
 		return 1;
 	}
 	if (!strncmp(path, "processed/", 10) && *manifest_agency(path, ag, sizeof(ag)) &&
 	    (!strcmp(ag, "pfr") || !strcmp(ag, "fms"))) {
-		*trust = o->trust ? o->trust : cfg_str(o->cfg, ag, "trust_anchor");
+		*trust = agency_trust(o, ag);
 		for (size_t i = 0; ag[i] && i + 1 < n; i++)
 			org[i] = toupper((unsigned char)ag[i]), org[i + 1] = '\0';
 		return 1;
@@ -291,11 +339,6 @@ static void verify_member(void *arg, const char *path, const char *buf, size_t l
 	v->packets++;
 	if (packet_sig(buf, len, path, trust, org, v->at, why, sizeof(why)))
 		strlist_add(v->fails, "packet %s: signature: %s", path, why);
-}
-
-static const char *manifest_trust(const struct opts *o)
-{
-	return o->trust ? o->trust : cfg_str(o->cfg, "archive", "trust_anchor");
 }
 
 /* Manifests are signed by the project: O= of [signer] sender (default ESIA). */
@@ -357,7 +400,26 @@ static void check_link(struct index *ix, struct arc *a, struct strlist *fails)
 	}
 }
 
-static int verify_one(struct index *ix, struct arc *a, const struct opts *o)
+/* Verifying one archive by name: the archive after it (where there is one)
+ * must link to it too, or a replaced archive that is consistent in itself
+ * would pass. */
+static void check_next(struct index *ix, struct arc *a, struct strlist *fails)
+{
+	for (size_t i = 0; i < ix->n; i++) {
+		struct arc *b = &ix->v[i];
+
+		if (!b->ok || b->m.seq != a->m.seq + 1)
+			continue;
+		if (!a->sha[0] && sha256_file(a->abs, a->sha, NULL))
+			return;
+		if (strcmp(b->m.prev, a->sha))
+			strlist_add(fails, "chain: the next archive %s (position %lld) links to prev"
+					   " %.12s..., not to this one (sha256 %.12s...)",
+				    b->rel, b->m.seq, b->m.prev, a->sha);
+	}
+}
+
+static int verify_one(struct index *ix, struct arc *a, const struct opts *o, int named)
 {
 	struct strlist fails = { 0 };
 	struct verify_ctx v = { o, &fails, 0, made_at(a) };
@@ -376,9 +438,11 @@ static int verify_one(struct index *ix, struct arc *a, const struct opts *o)
 	if (strncmp(base, num, strlen(num)))
 		strlist_add(&fails, "MANIFEST names batch %lld, not the archive's file name", a->m.batch);
 	if (cms_verify(a->sig, a->siglen, a->mtext, a->mlen, manifest_trust(o), made_at(a),
-		       manifest_org(o), who, sizeof(who), why, sizeof(why)))
+		       manifest_org(o), who, sizeof(who), why, sizeof(why))) {
 		strlist_add(&fails, "MANIFEST.p7s: %s", why);
-	{
+	} else {
+		/* only a signed MANIFEST is worth holding the files to: an
+		 * unsigned one could be anything, its archive a bomb */
 		char *m = NULL;
 		unsigned char *s = NULL;
 		size_t ml, sl;
@@ -393,6 +457,8 @@ static int verify_one(struct index *ix, struct arc *a, const struct opts *o)
 		free(s);
 	}
 	check_link(ix, a, &fails);
+	if (named)
+		check_next(ix, a, &fails);
 	if (fails.n) {
 		all = strlist_join(&fails, "; ");
 		printf("FAIL %s: %s\n", a->rel, all);
@@ -412,19 +478,13 @@ static int cmd_verify(struct opts *o, char **pos, int npos)
 	struct index ix;
 	int bad = 0, checked = 0, ret = EXIT_FAILED;
 
-	if (!*manifest_trust(o)) {
-		error("no trust anchor for manifests: set [archive] trust_anchor or use --trust FILE");
+	if (check_anchors(o))
 		return EXIT_FAILED;
-	}
-	if (access(manifest_trust(o), R_OK)) {
-		error("cannot read trust anchor \"%s\": %s", manifest_trust(o), strerror(errno));
-		return EXIT_FAILED;
-	}
 	if (index_load(&ix, o->dir))
 		return EXIT_FAILED;
 	if (!npos) {
 		for (size_t i = 0; i < ix.n; i++, checked++)
-			bad += !verify_one(&ix, &ix.v[i], o);
+			bad += !verify_one(&ix, &ix.v[i], o, 0);
 	}
 	for (int k = 0; k < npos; k++) {
 		char *real = realpath(pos[k], NULL);
@@ -449,13 +509,13 @@ static int cmd_verify(struct opts *o, char **pos, int npos)
 			free(r2);
 		}
 		if (found) {
-			bad += !verify_one(&ix, found, o);
+			bad += !verify_one(&ix, found, o, 1);
 		} else {
 			/* outside the folder: checked against the folder's chain */
 			struct arc extra;
 
 			load_one(&extra, real, pos[k]);
-			bad += !verify_one(&ix, &extra, o);
+			bad += !verify_one(&ix, &extra, o, 1);
 			arc_release(&extra);
 		}
 		checked++;
@@ -487,7 +547,8 @@ static int cmd_verify(struct opts *o, char **pos, int npos)
 		struct arc *h = ix.n ? &ix.v[ix.n - 1] : NULL;
 
 		fprintf(stderr, "%d archive%s checked, %d failed\n", checked, checked == 1 ? "" : "s", bad);
-		if (h && h->ok && (h->sha[0] || !sha256_file(h->abs, h->sha, NULL)))
+		/* a head worth recording is one whose whole chain verified */
+		if (!bad && !npos && h && h->ok && (h->sha[0] || !sha256_file(h->abs, h->sha, NULL)))
 			fprintf(stderr, "chain head: position %lld, %s, sha256 %s\n", h->m.seq, h->rel, h->sha);
 	}
 	ret = bad ? EXIT_DATAERR : 0;
@@ -587,7 +648,7 @@ static int cmd_show(struct opts *o, const char *want)
 	const char *member = NULL, *trust = NULL;
 	const struct manifest_file *mf;
 	struct arc_reader *r = NULL;
-	char *mt = NULL, *buf = NULL, sha[65], why[300], who[256], org[16], id[64];
+	char *mt = NULL, *buf = NULL, sha[65], why[300], who[256], org[16], id[64], ag[16];
 	unsigned char *sg = NULL;
 	size_t ml, sl, len = 0;
 	int ret = EXIT_FAILED, bad = 0;
@@ -597,6 +658,9 @@ static int cmd_show(struct opts *o, const char *want)
 	snprintf(id, sizeof(id), "%s", want);
 	for (char *s = id; *s; s++)
 		*s = tolower((unsigned char)*s);
+	/* like verify: a packet is not shown as from the archive unchecked */
+	if (check_anchors(o))
+		return EXIT_FAILED;
 	if (index_load(&ix, o->dir))
 		return EXIT_FAILED;
 	/* by PacketId first, then by member path */
@@ -618,6 +682,11 @@ static int cmd_show(struct opts *o, const char *want)
 	mf = manifest_find(&a->m, member);
 	fprintf(stderr, "packet %s: %s in %s (batch %lld, position %lld)\n", want, member, a->rel,
 		a->m.batch, a->m.seq);
+	if (packet_policy(o, member, &trust, org, sizeof(org)) && (!trust || !*trust)) {
+		error("no trust anchor for %s answers: set [%s] trust_anchor or use --trust FILE",
+		      org, manifest_agency(member, ag, sizeof(ag)));
+		goto out;
+	}
 	r = arc_open(a->abs, &mt, &ml, &sg, &sl, why, sizeof(why));
 	if (!r) {
 		error("cannot read \"%s\": %s", a->rel, why);
@@ -634,9 +703,7 @@ static int cmd_show(struct opts *o, const char *want)
 	} else {
 		fprintf(stderr, "integrity: sha256 %s matches MANIFEST\n", sha);
 	}
-	if (!*manifest_trust(o))
-		fprintf(stderr, "manifest signature: not checked (no trust anchor; use --trust)\n");
-	else if (cms_verify(a->sig, a->siglen, a->mtext, a->mlen, manifest_trust(o), made_at(a),
+	if (cms_verify(a->sig, a->siglen, a->mtext, a->mlen, manifest_trust(o), made_at(a),
 			    manifest_org(o), who, sizeof(who), why, sizeof(why))) {
 		fprintf(stderr, "manifest signature: INVALID: %s\n", why);
 		bad = 1;
@@ -644,9 +711,7 @@ static int cmd_show(struct opts *o, const char *want)
 		fprintf(stderr, "manifest signature: valid (%s)\n", who);
 	}
 	if (packet_policy(o, member, &trust, org, sizeof(org))) {
-		if (!trust || !*trust)
-			fprintf(stderr, "packet signature: not checked (no trust anchor; use --trust)\n");
-		else if (packet_sig(buf, len, member, trust, org, made_at(a), why, sizeof(why))) {
+		if (packet_sig(buf, len, member, trust, org, made_at(a), why, sizeof(why))) {
 			fprintf(stderr, "packet signature: INVALID: %s\n", why);
 			bad = 1;
 		} else {

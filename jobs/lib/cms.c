@@ -165,3 +165,20 @@ out:
 	ERR_clear_error();
 	return ret;
 }
+
+int cms_anchor_shared(const char *a, const char *b, char *subj, size_t n)
+{
+	STACK_OF(X509) *x = a && *a ? read_certs(a) : NULL;
+	STACK_OF(X509) *y = b && *b ? read_certs(b) : NULL;
+	int found = 0;
+
+	for (int i = 0; x && y && !found && i < sk_X509_num(x); i++)
+		for (int k = 0; !found && k < sk_X509_num(y); k++)
+			if (!X509_cmp(sk_X509_value(x, i), sk_X509_value(y, k))) {
+				X509_NAME_oneline(X509_get_subject_name(sk_X509_value(x, i)), subj, (int)n);
+				found = 1;
+			}
+	sk_X509_pop_free(x, X509_free);
+	sk_X509_pop_free(y, X509_free);
+	return found;
+}

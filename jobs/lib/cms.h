@@ -22,4 +22,9 @@ int cms_verify(const unsigned char *sig, size_t siglen, const void *data, size_t
 	       const char *trust_path, long long at, const char *expected_org, char *who,
 	       size_t whon, char *why, size_t n);
 
+/* 1 if a certificate in PEM file a is also in PEM file b (its subject in
+ * subj): the manifest's anchor must not be one that vouches for another
+ * organisation's signers. 0 otherwise, or if either is unreadable. */
+int cms_anchor_shared(const char *a, const char *b, char *subj, size_t n);
+
 #endif

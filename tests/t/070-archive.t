@@ -98,15 +98,27 @@ like "$OUT" "OK   $YM/$A.tar.xz: position 1, batch $A \(export-checks\), 2 files
 like "$OUT" "OK   $YM/$B.tar.xz: position 2, batch $B \(import-responses\), 5 files, 1 packet signatures" "the applied answer's signature checked, rejected ones not held to it"
 
 # offline: no config, only the folder and a trust bundle
-cat "$P/esia-ca.pem" "$P/pfr-ca.pem" "$P/fms-ca.pem" >"$T/trust.pem"
+# offline: no config, only the folder, the project's CA and the agencies' CAs
+cat "$P/pfr-ca.pem" "$P/fms-ca.pem" >"$T/agencies.pem"
 : >"$T/empty.conf"
-"$EB" --config "$T/empty.conf" audit verify --archive-dir "$AR" --trust "$T/trust.pem" >"$T/off" 2>&1
-is "$?" 0 "audit verify with --archive-dir and --trust, no database, empty config" || diag "$(cat "$T/off")"
+"$EB" --config "$T/empty.conf" audit verify --archive-dir "$AR" --manifest-trust "$P/esia-ca.pem" \
+	--trust "$T/agencies.pem" >"$T/off" 2>&1
+is "$?" 0 "audit verify with --archive-dir, --manifest-trust and --trust, no database, empty config" || diag "$(cat "$T/off")"
 "$EB" --config "$T/empty.conf" audit verify --archive-dir "$AR" >"$T/off" 2>&1
 is "$?" 1 "verify without any trust anchor fails"
 like "$(cat "$T/off")" "no trust anchor" "and says why"
-"$EB" --config "$T/empty.conf" audit verify --archive-dir "$AR" --trust "$P/foreign-ca.pem" >"$T/off" 2>&1
-is "$?" 65 "a foreign trust anchor: nothing verifies"
+cat "$P/esia-ca.pem" "$T/agencies.pem" >"$T/trust.pem"
+"$EB" --config "$T/empty.conf" audit verify --archive-dir "$AR" --trust "$T/trust.pem" >"$T/off" 2>&1
+is "$?" 1 "the old one-bundle usage (--trust only) fails: --trust never anchors manifests"
+like "$(cat "$T/off")" "no trust anchor for manifests: .*--manifest-trust FILE.*--trust is for the agencies' answers only" \
+	"and says what to give instead"
+"$EB" --config "$T/empty.conf" audit verify --archive-dir "$AR" --manifest-trust "$T/trust.pem" \
+	--trust "$T/trust.pem" >"$T/off" 2>&1
+is "$?" 1 "a manifest anchor that also holds an agency's CA is refused"
+like "$(cat "$T/off")" "the manifest trust anchor .* holds /CN=[^,]*, which is also trusted for pfr answers" "naming the shared CA"
+"$EB" --config "$T/empty.conf" audit verify --archive-dir "$AR" --manifest-trust "$P/foreign-ca.pem" \
+	--trust "$T/agencies.pem" >"$T/off" 2>&1
+is "$?" 65 "a foreign manifest trust anchor: nothing verifies"
 "$EB" --config "$T/empty.conf" audit list --archive-dir "$T/nowhere" >"$T/off" 2>&1
 is "$?" 1 "a missing archive folder is an error"
 like "$(cat "$T/off")" "cannot open archive folder \"$T/nowhere\"" "naming the folder"
