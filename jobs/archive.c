@@ -11,10 +11,10 @@
  *
  * Which files belong to a batch:
  *   export-checks     outbox/<agency>/<file_name> of its request packets rows;
- *   import-responses  processed/<agency>/<file_name> or rejected/<agency>/<file_name>
- *                     (+ .reason) of its response packets rows, and any
- *                     rejected/<agency>/NAME whose NAME.reason has the third
- *                     line "batch: <id>" (rejected files that never got a row);
+ *   import-responses  processed/<agency>/<file_name> of its response packets
+ *                     rows, and any rejected/<agency>/NAME whose NAME.reason
+ *                     has the third line "batch: <id>" (with or without a
+ *                     row: a name in rejected/ may belong to a later batch);
  *   print-letters     everything under print/<batch id>/.
  *
  * Held back until it may leave (HELD_CODES, HELD_UPLOAD): a print batch with
@@ -195,14 +195,23 @@ static int collect_packets(struct run *R, long long id, const char *job, struct 
 			rel = xasprintf("outbox/%s/%s", ag, name);
 			found = try_add(it, R, rel, pid);
 		} else {
+			char *why;
+
 			rel = xasprintf("processed/%s/%s", ag, name);
 			found = try_add(it, R, rel, pid);
 			free(rel);
-			rel = xasprintf("rejected/%s/%s", ag, name);
-			found |= try_add(it, R, rel, found ? NULL : pid);
-			free(rel);
+			/* rejected/ names are reused by later batches: the file is this
+			 * batch's only when its .reason says so */
 			rel = xasprintf("rejected/%s/%s.reason", ag, name);
-			try_add(it, R, rel, NULL);
+			why = spool_path(R, rel);
+			if (why && rejected_reason_names(why, id)) {
+				char *file = xasprintf("rejected/%s/%s", ag, name);
+
+				found |= try_add(it, R, file, found ? NULL : pid);
+				try_add(it, R, rel, NULL);
+				free(file);
+			}
+			free(why);
 		}
 		if (!found) {
 			log_event(LOG_LVL_WARN, "archive.missing", "packet=%s file=%s/%s", pid, ag, name);

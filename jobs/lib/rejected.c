@@ -9,9 +9,9 @@
 #include "rejected.h"
 #include "validate.h"
 
-/* Is the third line of this .reason file exactly "batch: <id>"? Lines 1 and
- * 2 are one line each; a "batch:" line anywhere else is text, not a claim. */
-static int names_batch(const char *path, long long id)
+/* Lines 1 and 2 are one line each; a "batch:" line anywhere else is text,
+ * not a claim. */
+int rejected_reason_names(const char *path, long long id)
 {
 	FILE *f = fopen(path, "r");
 	char *line = NULL, want[40];
@@ -113,7 +113,7 @@ int rejected_of_batch(const char *rejdir, long long batch,
 				char *why = xasprintf("%s/%s", sub, nm), *file = xstrndup(nm, k - 7);
 
 				/* FILE.reason.reason: FILE.reason is a reason, no packet */
-				if (!rejected_is_reason(file) && names_batch(why, batch))
+				if (!rejected_is_reason(file) && rejected_reason_names(why, batch))
 					ret = fn(ags[a]->d_name, file, arg);
 				free(file);
 				free(why);

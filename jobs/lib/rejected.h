@@ -20,6 +20,11 @@
 int rejected_of_batch(const char *rejdir, long long batch,
 		      int (*fn)(const char *agency, const char *name, void *arg), void *arg);
 
+/* 1 when the .reason file at path says this file was refused by batch: its
+ * third line is exactly "batch: <batch>" (0 otherwise, or when unreadable).
+ * The one reader of that line: a rejected/ file belongs to a batch only so. */
+int rejected_reason_names(const char *path, long long batch);
+
 /* 1 when name is a reason file's name (ends in ".reason"), never a packet's. */
 int rejected_is_reason(const char *name);
 

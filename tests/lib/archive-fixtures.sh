@@ -85,7 +85,8 @@ response() { # BATCH REQUEST_ID -> packet id (processed/pfr/answer-ID.xml + row)
 rejected_response() { # BATCH REQUEST_ID -> id (rejected/pfr/..., .reason, row), signed by a foreign CA
 	_id=$(new_uuid)
 	signed_packet foreign-signer pfr-response "$_id" "$SP/rejected/pfr/bad-$_id.xml" "$2"
-	printf 'untrusted signer\n' >"$SP/rejected/pfr/bad-$_id.xml.reason"
+	# the .reason as import-responses writes it: line 3 names the batch
+	printf 'untrusted signer\nfile: bad-%s.xml\nbatch: %s\n' "$_id" "$1" >"$SP/rejected/pfr/bad-$_id.xml.reason"
 	_packet_row "$_id" response pfr "$1" "$SP/rejected/pfr/bad-$_id.xml" rejected
 	echo "$_id"
 }
