@@ -533,37 +533,79 @@ static int remove_originals(struct run *R, long long id, const char *job,
 	return 0;
 }
 
+/* The archive at path is the one recorded (sha256 as in archives) and every
+ * member matches its MANIFEST: only then may its originals go. Returns 0, or
+ * -1 with the error printed and m left parsed or not. */
+static int check_recorded(const char *path, long long id, const char *want,
+			  struct manifest *m)
+{
+	struct strlist fails = { 0 };
+	struct arc_reader *ar = NULL;
+	char sha[65], why[300], *mtext = NULL, *all;
+	unsigned char *sig = NULL;
+	size_t mlen = 0, siglen = 0;
+	int ret = -1;
+
+	if (sha256_file(path, sha, NULL))
+		goto out;
+	if (strcmp(sha, want)) {
+		error("archive \"%s\" of batch %lld is not the one recorded (sha256 %s, recorded %s)",
+		      path, id, sha, want);
+		goto out;
+	}
+	ar = arc_open(path, &mtext, &mlen, &sig, &siglen, why, sizeof(why));
+	if (!ar) {
+		error("archive \"%s\" of batch %lld cannot be read: %s", path, id, why);
+		goto out;
+	}
+	if (manifest_parse(m, mtext, mlen, why, sizeof(why))) {
+		error("archive \"%s\": %s", path, why);
+		goto out;
+	}
+	arc_check_members(ar, m, NULL, NULL, &fails);
+	if (fails.n) {
+		all = strlist_join(&fails, "; ");
+		error("archive \"%s\" of batch %lld failed its check: %s", path, id, all);
+		free(all);
+		goto out;
+	}
+	ret = 0;
+out:
+	strlist_release(&fails);
+	arc_close(ar);
+	free(mtext);
+	free(sig);
+	return ret;
+}
+
 /* A run died after recording an archive but before removing its originals:
- * finish that now, from the archive's own MANIFEST. */
+ * finish that now, from the archive's own MANIFEST, but only once the file is
+ * the recorded one and holds every file intact: the originals may be the
+ * only good copy. */
 static int finish_cleanups(struct run *R)
 {
 	PGresult *r = db_query(R->c,
-		"SELECT a.batch_id, a.path, b.job FROM archives a JOIN batches b ON b.id = a.batch_id"
-		" WHERE a.cleaned_at IS NULL ORDER BY a.seq", 0, NULL);
+		"SELECT a.batch_id, a.path, b.job, a.sha256 FROM archives a"
+		" JOIN batches b ON b.id = a.batch_id WHERE a.cleaned_at IS NULL ORDER BY a.seq",
+		0, NULL);
 	int ret = 0;
 
 	if (!r)
 		return -1;
 	for (int i = 0; i < PQntuples(r) && !ret; i++) {
-		char *path = xasprintf("%s/%s", R->dir, PQgetvalue(r, i, 1)), *mtext = NULL, why[300];
-		unsigned char *sig = NULL;
-		size_t mlen = 0, siglen = 0;
-		struct arc_reader *ar = arc_open(path, &mtext, &mlen, &sig, &siglen, why, sizeof(why));
-		struct manifest m;
+		char *path = xasprintf("%s/%s", R->dir, PQgetvalue(r, i, 1));
 		long long id = atoll(PQgetvalue(r, i, 0));
+		struct manifest m;
 
 		manifest_init(&m);
-		if (!ar)
-			ret = error("archive \"%s\" of batch %lld cannot be read: %s", path, id, why);
-		else if (manifest_parse(&m, mtext, mlen, why, sizeof(why)))
-			ret = error("archive \"%s\": %s", path, why);
+		if (check_recorded(path, id, PQgetvalue(r, i, 3), &m))
+			ret = error("originals of batch %lld kept: put the recorded archive back at"
+				    " \"%s\" (a copy; `esia-batch audit verify` checks it) and run"
+				    " archive again", id, path);
 		else if (!(ret = remove_originals(R, id, PQgetvalue(r, i, 2), &m)))
 			log_event(LOG_LVL_INFO, "archive.cleanup", "archived_batch=%lld files=%zu", id,
 				  m.nfiles);
 		manifest_release(&m);
-		arc_close(ar);
-		free(mtext);
-		free(sig);
 		free(path);
 	}
 	PQclear(r);

@@ -87,4 +87,36 @@ is "$RC" 75 "a concurrent archive run exits 75"
 like "$ERR" "another archive run holds the lock" "and says why"
 wait $first
 is "$?" 0 "the first run finishes"
+
+# 4. killed after the commit, then the archive is replaced before the rerun:
+# the originals are the only good copy and stay until the recorded one is back
+X4=$(new_batch print-letters); print_files "$X4"
+eb_fault archive.after_commit:kill archive
+is "$RC" 137 "killed after the commit"
+A4=$(archive_of "$X4")
+cp "$A4" "$T/good.tar.xz"
+rm -rf "$T/z" && mkdir "$T/z" && tar -xJf "$A4" -C "$T/z" &&
+	tar -cJf "$A4" --format=pax -C "$T/z" MANIFEST MANIFEST.p7s
+eb archive
+is "$RC" 1 "a replaced archive fails the cleanup"
+like "$ERR" "is not the one recorded" "and says so"
+like "$ERR" "originals of batch $X4 kept: put the recorded archive back" "and what to do"
+[ -f "$SP/print/$X4/letters.pdf" ] && [ -f "$SP/print/$X4/f103/f103.csv" ]
+ok $? "the originals are kept"
+is "$(sql "SELECT count(*) FROM archives WHERE cleaned_at IS NULL")" 1 "the cleanup is still to do"
+# a record made to match the file does not help: the members are checked too
+sql "UPDATE archives SET sha256 = '$(sha256sum "$A4" | cut -d' ' -f1)' WHERE batch_id = $X4" >/dev/null
+eb archive
+is "$RC" 1 "an archive missing its files fails the cleanup"
+like "$ERR" "failed its check: .*print/$X4/letters.pdf" "naming the missing file"
+[ -f "$SP/print/$X4/letters.pdf" ]
+ok $? "the originals are still kept"
+sql "UPDATE archives SET sha256 = '$(sha256sum "$T/good.tar.xz" | cut -d' ' -f1)' WHERE batch_id = $X4" >/dev/null
+cp "$T/good.tar.xz" "$A4"
+eb archive
+is "$RC" 0 "with the recorded archive back the rerun finishes" || diag "$ERR"
+[ ! -e "$SP/print/$X4" ]
+ok $? "and removes the originals"
+eb audit verify
+is "$RC" 0 "the chain verifies" || diag "$OUT"
 done_testing
