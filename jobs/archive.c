@@ -7,7 +7,10 @@
  *   hash -> record it (archives row + audit event, one transaction) -> remove
  *   the originals -> mark the archive cleaned.
  * A run killed anywhere leaves the originals, or a recorded archive whose
- * originals the next run removes (only files whose hash matches the archive).
+ * originals the next run removes (only files whose hash matches the archive,
+ * and only while the archive is the recorded one, intact). An archive file
+ * written but not recorded is removed by the next run before it writes one
+ * (drop_unrecorded): it would claim the next chain position.
  *
  * Which files belong to a batch:
  *   export-checks     outbox/<agency>/<file_name> of its request packets rows;
@@ -756,6 +759,141 @@ static void sweep_all(const char *dir)
 	free(years);
 }
 
+static int digits(const char *s, size_t n)
+{
+	return strlen(s) == n && strspn(s, "0123456789") == n;
+}
+
+/* "<batch>.tar.xz" or "<batch>.tar.zst": the batch id; 0 for any other name. */
+static long long archive_name(const char *nm)
+{
+	size_t k = strspn(nm, "0123456789");
+
+	if (!k || k > 18 || (strcmp(nm + k, ".tar.xz") && strcmp(nm + k, ".tar.zst")))
+		return 0;
+	return atoll(nm);
+}
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct recorded {
+	const char **paths; /* archives.path, sorted */
+	size_t n;
+	long long head;     /* newest chain position, 0 when none */
+	const char *prev;   /* its sha256, or "none" */
+};
+
+/* An archive file with no archives row. A run killed between writing and
+ * recording leaves one that claims the next chain position after the recorded
+ * head; its batch's originals are all still there, so it goes: left, it would
+ * claim the position of whatever is archived next (a fork audit verify
+ * reports forever). Anything else is refused: it may be an archive the
+ * database forgot (restored from a backup), the only copy of its files. */
+static int drop_unrecorded_one(struct run *R, const char *rel, long long id,
+			       const struct recorded *rc)
+{
+	char *path = xasprintf("%s/%s", R->dir, rel), *mtext = NULL, why[300];
+	unsigned char *sig = NULL;
+	size_t mlen = 0, siglen = 0;
+	struct arc_reader *ar = arc_open(path, &mtext, &mlen, &sig, &siglen, why, sizeof(why));
+	struct manifest m;
+	int ret = -1, left = 0;
+
+	manifest_init(&m);
+	if (!ar || manifest_parse(&m, mtext, mlen, why, sizeof(why)))
+		; /* why says */
+	else if (m.batch != id || m.seq != rc->head + 1 || strcmp(m.prev, rc->prev))
+		snprintf(why, sizeof(why), "batch %lld at chain position %lld, the chain's head is %lld",
+			 m.batch, m.seq, rc->head);
+	else
+		left = 1;
+	if (!left) {
+		error("archive \"%s\" is not recorded in the database and is not what a killed run"
+		      " leaves (%s); archive will not extend the chain past it: move it out of the"
+		      " archive folder, or restore the database that recorded it", path, why);
+	} else if (unlink(path)) {
+		error("cannot remove unrecorded archive \"%s\": %s", path, strerror(errno));
+	} else {
+		log_event(LOG_LVL_WARN, "archive.unrecorded", "path=%s batch=%lld seq=%lld action=removed",
+			  rel, id, m.seq);
+		ret = 0;
+	}
+	manifest_release(&m);
+	arc_close(ar);
+	free(mtext);
+	free(sig);
+	free(path);
+	return ret;
+}
+
+/* Archive files (ARCHIVE/YYYY/MM/<batch>.tar.{xz,zst}, nothing else) that
+ * the database does not record; run under the exclusive lock, before any
+ * new archive takes a chain position. */
+static int drop_unrecorded(struct run *R)
+{
+	struct recorded rc = { 0 };
+	struct dirent **years = NULL;
+	PGresult *r = db_query(R->c, "SELECT path, seq, sha256 FROM archives ORDER BY seq", 0, NULL);
+	int ny, ret = 0;
+
+	if (!r)
+		return -1;
+	rc.n = PQntuples(r);
+	rc.paths = xcalloc(rc.n + 1, sizeof(*rc.paths));
+	for (size_t i = 0; i < rc.n; i++)
+		rc.paths[i] = PQgetvalue(r, i, 0);
+	qsort(rc.paths, rc.n, sizeof(*rc.paths), by_str);
+	rc.head = rc.n ? atoll(PQgetvalue(r, rc.n - 1, 1)) : 0;
+	rc.prev = rc.n ? PQgetvalue(r, rc.n - 1, 2) : "none";
+	ny = scandir(R->dir, &years, NULL, alphasort);
+	for (int i = 0; i < ny; i++) {
+		char *y = xasprintf("%s/%s", R->dir, years[i]->d_name);
+		struct dirent **months = NULL;
+		int nm = digits(years[i]->d_name, 4) ? scandir(y, &months, NULL, alphasort) : 0;
+
+		for (int j = 0; j < nm; j++) {
+			char *mo = xasprintf("%s/%s", y, months[j]->d_name);
+			struct dirent **files = NULL;
+			int nf = digits(months[j]->d_name, 2) ? scandir(mo, &files, NULL, alphasort) : 0;
+			int gone = 0;
+
+			for (int k = 0; k < nf; k++) {
+				long long id = archive_name(files[k]->d_name);
+				char *rel = xasprintf("%s/%s/%s", years[i]->d_name, months[j]->d_name,
+						      files[k]->d_name);
+				char *abs = xasprintf("%s/%s", R->dir, rel);
+				const char *key = rel;
+
+				if (id > 0 && is_file(abs) &&
+				    !bsearch(&key, rc.paths, rc.n, sizeof(*rc.paths), by_str)) {
+					if (drop_unrecorded_one(R, rel, id, &rc))
+						ret = -1;
+					else
+						gone = 1;
+				}
+				free(abs);
+				free(rel);
+				free(files[k]);
+			}
+			if (gone)
+				fsync_dir(mo);
+			free(files);
+			free(mo);
+			free(months[j]);
+		}
+		free(months);
+		free(y);
+		free(years[i]);
+	}
+	free(years);
+	free(rc.paths);
+	PQclear(r);
+	return ret;
+}
+
 #define FINISHED                                                                               \
 	" FROM batches b WHERE b.status IN ('succeeded', 'failed', 'partial', 'abandoned')"    \
 	" AND b.job IN ('export-checks', 'import-responses', 'print-letters')"                 \
@@ -908,7 +1046,7 @@ CMD(cmd_archive)
 	}
 	log_held(&held);
 	sweep_all(R.dir);
-	if (finish_cleanups(&R))
+	if (drop_unrecorded(&R) || finish_cleanups(&R))
 		goto out;
 	r = db_query(R.c,
 		"SELECT b.id, b.job,"
