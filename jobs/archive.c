@@ -729,40 +729,57 @@ out:
 	return ret;
 }
 
-/* Temporaries of writers that died: ARCHIVE/ and ARCHIVE/YYYY/MM/. */
-static void sweep_all(const char *dir)
-{
-	struct dirent **years = NULL;
-	int n = scandir(dir, &years, NULL, NULL);
-
-	atomic_sweep(dir);
-	for (int i = 0; i < n; i++) {
-		if (years[i]->d_name[0] != '.') {
-			char *y = xasprintf("%s/%s", dir, years[i]->d_name);
-			struct dirent **months = NULL;
-			int k = scandir(y, &months, NULL, NULL);
-
-			for (int j = 0; j < k; j++) {
-				if (months[j]->d_name[0] != '.') {
-					char *mo = xasprintf("%s/%s", y, months[j]->d_name);
-
-					atomic_sweep(mo);
-					free(mo);
-				}
-				free(months[j]);
-			}
-			free(months);
-			free(y);
-		}
-		free(years[i]);
-	}
-	free(years);
-}
-
 static int digits(const char *s, size_t n)
 {
 	return strlen(s) == n && strspn(s, "0123456789") == n;
 }
+
+/* Calls fn(rel "YYYY/MM", abs, arg) for each ARCHIVE/YYYY/MM folder, in
+ * order; the first non-zero return stops the walk and is returned. */
+static int each_month(const char *dir, int (*fn)(const char *rel, const char *abs, void *arg),
+		      void *arg)
+{
+	struct dirent **years = NULL;
+	int ny = scandir(dir, &years, NULL, alphasort), ret = 0;
+
+	for (int i = 0; i < ny; i++) {
+		char *y = xasprintf("%s/%s", dir, years[i]->d_name);
+		struct dirent **months = NULL;
+		int nm = !ret && digits(years[i]->d_name, 4) ? scandir(y, &months, NULL, alphasort) : 0;
+
+		for (int j = 0; j < nm; j++) {
+			if (!ret && digits(months[j]->d_name, 2)) {
+				char *rel = xasprintf("%s/%s", years[i]->d_name, months[j]->d_name);
+				char *abs = xasprintf("%s/%s", dir, rel);
+
+				ret = fn(rel, abs, arg);
+				free(abs);
+				free(rel);
+			}
+			free(months[j]);
+		}
+		free(months);
+		free(y);
+		free(years[i]);
+	}
+	free(years);
+	return ret;
+}
+
+static int sweep_month(const char *rel, const char *abs, void *arg)
+{
+	(void)rel, (void)arg;
+	atomic_sweep(abs);
+	return 0;
+}
+
+/* Temporaries of writers that died: ARCHIVE/ and ARCHIVE/YYYY/MM/. */
+static void sweep_all(const char *dir)
+{
+	atomic_sweep(dir);
+	each_month(dir, sweep_month, NULL);
+}
+
 
 /* "<batch>.tar.xz" or "<batch>.tar.zst": the batch id; 0 for any other name. */
 static long long archive_name(const char *nm)
@@ -829,69 +846,62 @@ static int drop_unrecorded_one(struct run *R, const char *rel, long long id,
 	return ret;
 }
 
+struct unrecorded {
+	struct run *R;
+	struct recorded rc;
+	int ret;
+};
+
+static int drop_in_month(const char *mrel, const char *mabs, void *arg)
+{
+	struct unrecorded *u = arg;
+	struct dirent **files = NULL;
+	int nf = scandir(mabs, &files, NULL, alphasort), gone = 0;
+
+	for (int k = 0; k < nf; k++) {
+		long long id = archive_name(files[k]->d_name);
+		char *rel = xasprintf("%s/%s", mrel, files[k]->d_name);
+		char *abs = xasprintf("%s/%s", u->R->dir, rel);
+		const char *key = rel;
+
+		if (id > 0 && is_file(abs) &&
+		    !bsearch(&key, u->rc.paths, u->rc.n, sizeof(*u->rc.paths), by_str)) {
+			if (drop_unrecorded_one(u->R, rel, id, &u->rc))
+				u->ret = -1;
+			else
+				gone = 1;
+		}
+		free(abs);
+		free(rel);
+		free(files[k]);
+	}
+	if (gone)
+		fsync_dir(mabs);
+	free(files);
+	return 0;
+}
+
 /* Archive files (ARCHIVE/YYYY/MM/<batch>.tar.{xz,zst}, nothing else) that
  * the database does not record; run under the exclusive lock, before any
  * new archive takes a chain position. */
 static int drop_unrecorded(struct run *R)
 {
-	struct recorded rc = { 0 };
-	struct dirent **years = NULL;
+	struct unrecorded u = { .R = R };
 	PGresult *r = db_query(R->c, "SELECT path, seq, sha256 FROM archives ORDER BY seq", 0, NULL);
-	int ny, ret = 0;
 
 	if (!r)
 		return -1;
-	rc.n = PQntuples(r);
-	rc.paths = xcalloc(rc.n + 1, sizeof(*rc.paths));
-	for (size_t i = 0; i < rc.n; i++)
-		rc.paths[i] = PQgetvalue(r, i, 0);
-	qsort(rc.paths, rc.n, sizeof(*rc.paths), by_str);
-	rc.head = rc.n ? atoll(PQgetvalue(r, rc.n - 1, 1)) : 0;
-	rc.prev = rc.n ? PQgetvalue(r, rc.n - 1, 2) : "none";
-	ny = scandir(R->dir, &years, NULL, alphasort);
-	for (int i = 0; i < ny; i++) {
-		char *y = xasprintf("%s/%s", R->dir, years[i]->d_name);
-		struct dirent **months = NULL;
-		int nm = digits(years[i]->d_name, 4) ? scandir(y, &months, NULL, alphasort) : 0;
-
-		for (int j = 0; j < nm; j++) {
-			char *mo = xasprintf("%s/%s", y, months[j]->d_name);
-			struct dirent **files = NULL;
-			int nf = digits(months[j]->d_name, 2) ? scandir(mo, &files, NULL, alphasort) : 0;
-			int gone = 0;
-
-			for (int k = 0; k < nf; k++) {
-				long long id = archive_name(files[k]->d_name);
-				char *rel = xasprintf("%s/%s/%s", years[i]->d_name, months[j]->d_name,
-						      files[k]->d_name);
-				char *abs = xasprintf("%s/%s", R->dir, rel);
-				const char *key = rel;
-
-				if (id > 0 && is_file(abs) &&
-				    !bsearch(&key, rc.paths, rc.n, sizeof(*rc.paths), by_str)) {
-					if (drop_unrecorded_one(R, rel, id, &rc))
-						ret = -1;
-					else
-						gone = 1;
-				}
-				free(abs);
-				free(rel);
-				free(files[k]);
-			}
-			if (gone)
-				fsync_dir(mo);
-			free(files);
-			free(mo);
-			free(months[j]);
-		}
-		free(months);
-		free(y);
-		free(years[i]);
-	}
-	free(years);
-	free(rc.paths);
+	u.rc.n = PQntuples(r);
+	u.rc.paths = xcalloc(u.rc.n + 1, sizeof(*u.rc.paths));
+	for (size_t i = 0; i < u.rc.n; i++)
+		u.rc.paths[i] = PQgetvalue(r, i, 0);
+	qsort(u.rc.paths, u.rc.n, sizeof(*u.rc.paths), by_str);
+	u.rc.head = u.rc.n ? atoll(PQgetvalue(r, u.rc.n - 1, 1)) : 0;
+	u.rc.prev = u.rc.n ? PQgetvalue(r, u.rc.n - 1, 2) : "none";
+	each_month(R->dir, drop_in_month, &u);
+	free(u.rc.paths);
 	PQclear(r);
-	return ret;
+	return u.ret;
 }
 
 #define FINISHED                                                                               \
