@@ -15,7 +15,9 @@ int batch_reap(PGconn *c)
 {
 	/* pg_try_advisory_lock succeeds only where no live session holds the
 	 * batch's lock; we unlock right away, the row is marked in the same
-	 * statement. */
+	 * statement. The UPDATE tests the status again: a batch that finished
+	 * (and let go of its lock) after this statement's snapshot was taken is
+	 * read as committed there, and must stay as it finished. */
 	PGresult *r = db_query(c,
 		"WITH dead AS ("
 		"  SELECT id FROM batches WHERE status = 'running'"
@@ -25,7 +27,7 @@ int batch_reap(PGconn *c)
 		") UPDATE batches b SET status = 'abandoned', finished_at = now(),"
 		"  error = 'process died while running (host ' || coalesce(b.host, '?') ||"
 		"          ', pid ' || coalesce(b.pid::text, '?') || ')'"
-		"  FROM unlocked u WHERE b.id = u.id RETURNING b.id, b.job",
+		"  FROM unlocked u WHERE b.id = u.id AND b.status = 'running' RETURNING b.id, b.job",
 		0, NULL);
 	int n;
 

@@ -57,4 +57,17 @@ like "$OUT" "status +abandoned" "batch show has the status"
 eb batch show 999999
 is "$RC" 1 "batch show of a missing batch fails"
 like "$ERR" "no batch 999999" "and says so"
+
+# the reaper never overwrites a batch that finished while it looked: its
+# snapshot still says running and the batch's lock is free (released by
+# batch_finish), but the row it would mark has been committed as finished
+fin=$(sql "INSERT INTO batches (job, host, pid) VALUES ('race-job', 'h', 1) RETURNING id")
+sql "BEGIN; UPDATE batches SET status = 'succeeded', finished_at = now() WHERE id = $fin;
+     SELECT pg_sleep(2); COMMIT" >/dev/null &
+finisher=$!
+sleep 0.7
+eb rerun 999999
+wait $finisher
+is "$(sql "SELECT status FROM batches WHERE id = $fin")" succeeded \
+	"a batch finishing while the reaper looks stays succeeded"
 done_testing
