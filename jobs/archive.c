@@ -1043,7 +1043,7 @@ CMD(cmd_archive)
 	if (mkdir_p(R.dir, 0700))
 		goto out;
 
-	params = batch_params_argv(argc, argv);
+	params = batch_params_argv(argc, argv, ctx->parallel);
 	switch (batch_start(R.c, &R.b, "archive", NULL, LOCK_EXCLUSIVE, params, ctx->rerun_of)) {
 	case 0:
 		started = 1;

@@ -392,7 +392,7 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 	if (!r.signer)
 		goto out;
 	r.sig_bytes = packet_frame_bytes(&r);
-	params = batch_params_argv(argc, argv);
+	params = batch_params_argv(argc, argv, ctx->parallel);
 	/* alone, the claim locks no rows (see export_packet.c): a plain run and
 	 * --parallel runs of one agency must not overlap */
 	st = batch_start(c, &r.b, "export-checks", ag->name,

@@ -575,7 +575,7 @@ CMD(cmd_import_responses)
 	if (xmlsig_init())
 		goto out;
 	inited = 1;
-	params = batch_params_argv(argc, argv);
+	params = batch_params_argv(argc, argv, ctx->parallel);
 	st = batch_start(r.c, &r.b, "import-responses", NULL, LOCK_EXCLUSIVE, params,
 			 ctx->rerun_of);
 	if (st) {

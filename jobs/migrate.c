@@ -53,6 +53,8 @@ CMD(cmd_migrate)
 		return EXIT_TEMPFAIL;
 	/* Serialise concurrent migrators; the lock goes with the transaction. */
 	if (db_begin(c) ||
+	    /* "already exists, skipping" and the like are not news */
+	    db_exec(c, "SET LOCAL client_min_messages = warning", 0, NULL) ||
 	    db_exec(c, "SELECT pg_advisory_xact_lock(1, hashtext('esia-batch:migrate'))", 0, NULL) ||
 	    db_exec(c, "CREATE TABLE IF NOT EXISTS schema_version ("
 		       " version integer PRIMARY KEY, name text NOT NULL,"

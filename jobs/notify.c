@@ -582,7 +582,7 @@ CMD(cmd_notify)
 		}
 		free(due);
 	}
-	params = batch_params_argv(argc, argv);
+	params = batch_params_argv(argc, argv, ctx->parallel);
 	rc = batch_start(r.c, &r.b, "notify", only,
 			 ctx->parallel ? LOCK_SHARED_WORK : LOCK_EXCLUSIVE, params, ctx->rerun_of);
 	if (rc) {

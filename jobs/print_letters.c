@@ -793,7 +793,7 @@ CMD(cmd_print_letters)
 		ret = EXIT_TEMPFAIL;
 		goto out;
 	}
-	params = batch_params_argv(argc, argv);
+	params = batch_params_argv(argc, argv, ctx->parallel);
 	rc = batch_start(j.c, &j.b, "print-letters", NULL,
 			 ctx->parallel ? LOCK_SHARED_WORK : LOCK_EXCLUSIVE, params, ctx->rerun_of);
 	if (rc) {

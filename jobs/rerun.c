@@ -70,7 +70,8 @@ CMD(cmd_rerun)
 		" jsonb_typeof(b.params -> 'argv'),"
 		" coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(b.params -> 'argv') = 'array'"
 		"   THEN b.params -> 'argv' END), 0),"
-		" (SELECT count(*) FROM letters l WHERE l.batch_id = b.id)"
+		" (SELECT count(*) FROM letters l WHERE l.batch_id = b.id),"
+		" coalesce(b.params ->> 'parallel', '') = 'true'"
 		" FROM batches b WHERE b.id = $1::bigint", 1, p);
 	if (!r)
 		goto out;
@@ -112,6 +113,9 @@ CMD(cmd_rerun)
 		}
 	}
 	n = atoi(PQgetvalue(r, 0, 5));
+	/* the global --parallel is not in argv: replayed as the batch ran */
+	if (!strcmp(PQgetvalue(r, 0, 7), "t"))
+		ctx->parallel = 1;
 	PQclear(r);
 	r = db_query(c,
 		"SELECT a FROM batches b, jsonb_array_elements_text(b.params -> 'argv')"

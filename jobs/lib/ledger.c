@@ -198,7 +198,7 @@ int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err
 	return ret;
 }
 
-char *batch_params_argv(int argc, char **argv)
+char *batch_params_argv(int argc, char **argv, int parallel)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -212,7 +212,7 @@ char *batch_params_argv(int argc, char **argv)
 			fputs(", ", f);
 		json_print_str(f, argv[i]);
 	}
-	fputs("]}", f);
+	fputs(parallel ? "], \"parallel\": true}" : "]}", f);
 	fclose(f);
 	return buf;
 }

@@ -57,7 +57,8 @@ int ledger_write_metrics(PGconn *c);
 int ledger_job_ran(PGconn *c, const char *job, const char *scope);
 
 /* {"argv": [...]} for the params column: what `rerun` replays. argv[0] is
- * the command name. Caller frees. */
-char *batch_params_argv(int argc, char **argv);
+ * the command name; "parallel": true when the run had the global
+ * --parallel, which argv no longer holds. Caller frees. */
+char *batch_params_argv(int argc, char **argv, int parallel);
 
 #endif

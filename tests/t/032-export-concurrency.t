@@ -75,4 +75,23 @@ is "$(sql "SELECT count(*) FROM batches WHERE status = 'failed'")" 0 "no batch f
 is "$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'pending'")" 0 "nothing left pending"
 is "$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'sent' AND attempts <> 1")" 0 \
 	"no check was sent twice"
+
+# rerun replays a --parallel run as --parallel (the global option is not in
+# the recorded argv): beside a plain run of the agency it exits 75 as well
+requeue
+eb --parallel export-checks --agency pfr
+pb=$(sql "SELECT max(id) FROM batches WHERE job = 'export-checks'")
+is "$(sql "SELECT params->>'parallel' FROM batches WHERE id = $pb")" true "the batch records --parallel"
+requeue
+ESIA_FAULT=export.before_mark:sleep=2 "$EB" export-checks --agency pfr >"$T/r.out" 2>"$T/r.err" &
+r=$!
+wait_fault "$T/r.err" export.before_mark
+eb rerun --force "$pb"
+is "$RC" 75 "its rerun meets the plain run as a --parallel run: exit 75"
+wait $r
+requeue
+eb rerun --force "$pb"
+is "$RC" 0 "alone, the rerun runs"
+is "$(sql "SELECT params->>'parallel' FROM batches WHERE rerun_of = $pb ORDER BY id DESC LIMIT 1")" true \
+	"and records --parallel again"
 done_testing
