@@ -61,16 +61,16 @@ int rejected_plain_name(const char *name)
 
 char *rejected_name(const char *name)
 {
-	char *s = rejected_is_reason(name) ? xasprintf("%s.xml", name) : xstrdup(name), *o = s;
+	/* room for the ".xml" added below */
+	char *s = xmalloc(strlen(name) + 5), *o = s;
 
-	/* in place: a '_' is never longer than what it replaces; cut at a
-	 * character's end once the name is as long as it may be */
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+	/* a '_' is never longer than what it replaces; cut at a character's
+	 * end once the name is as long as it may be */
+	for (const unsigned char *p = (const unsigned char *)name; *p;) {
 		int k = plain_char(p);
 
 		if (o - s + (k ? k : 1) > REJECTED_NAME_MAX)
 			break;
-
 		if (k) {
 			memmove(o, p, (size_t)k);
 			o += k;
@@ -84,6 +84,9 @@ char *rejected_name(const char *name)
 	/* a hidden name would be out of rerun's sight */
 	if (s[0] == '.')
 		s[0] = '_';
+	/* after the cut, which may leave a name ending in ".reason" */
+	if (rejected_is_reason(s))
+		strcat(s, ".xml");
 	return s;
 }
 

@@ -40,7 +40,7 @@ int rejected_plain_name(const char *name);
 /* The name a refused file called name is kept under in rejected/<agency>/
  * (free_name() may number it further): name, with control characters, bytes
  * that are no UTF-8 and a leading '.' as '_', cut to REJECTED_NAME_MAX bytes,
- * and ".xml" added when it ends in ".reason". Caller frees. */
+ * then ".xml" added when it ends in ".reason". Caller frees. */
 char *rejected_name(const char *name);
 
 #endif
