@@ -1,6 +1,8 @@
 # PostgreSQL for tests, demo and bench: a throw-away cluster in a folder,
 # reached over a Unix socket only. Source this file, then:
+#   pg_init DIR    initdb (if needed)
 #   pg_start DIR   initdb (if needed) and start; exports PGHOST PGUSER PGPORT
+#   pg_huge_pages DIR  2 MiB pages the (initialised) cluster's shared memory needs
 #   pg_stop DIR    stop it (fast)
 #   pg_newdb NAME  create a database and export PGDATABASE
 # As root the server runs as the `postgres` user (initdb refuses root).
@@ -22,17 +24,29 @@ pg_as() {
 	fi
 }
 
-pg_start() {
+pg_init() {
 	_dir=$1
 	_bin=$(pg_bindir) || return 1
 	mkdir -p "$_dir"
 	[ "$(id -u)" = 0 ] && chown postgres "$_dir"
 	chmod 0700 "$_dir"
-	if [ ! -f "$_dir/data/PG_VERSION" ]; then
-		pg_as "$_bin/initdb" -D "$_dir/data" -U esia --auth=trust -E UTF8 \
-			--locale=C.UTF-8 >"$_dir/initdb.log" 2>&1 ||
-			{ cat "$_dir/initdb.log" >&2; return 1; }
-	fi
+	[ -f "$_dir/data/PG_VERSION" ] && return 0
+	pg_as "$_bin/initdb" -D "$_dir/data" -U esia --auth=trust -E UTF8 \
+		--locale=C.UTF-8 >"$_dir/initdb.log" 2>&1 ||
+		{ cat "$_dir/initdb.log" >&2; return 1; }
+}
+
+# Asked of the stopped server with the settings pg_start gives it (the
+# figure depends on max_connections and shared_buffers).
+pg_huge_pages() {
+	pg_as "$(pg_bindir)/postgres" -D "$1/data" -c max_connections=100 ${PG_EXTRA_OPTS:-} \
+		-C shared_memory_size_in_huge_pages 2>/dev/null
+}
+
+pg_start() {
+	_dir=$1
+	pg_init "$_dir" || return 1
+	_bin=$(pg_bindir)
 	mkdir -p "$_dir/sock"
 	[ "$(id -u)" = 0 ] && chown postgres "$_dir/sock"
 	# The socket folder must be reachable by the test user.
