@@ -13,6 +13,7 @@
 #include "config.h"
 #include "err.h"
 #include "manifest.h"
+#include "unpack.h"
 
 #define MAGIC "esia-batch archive manifest 1"
 
@@ -360,6 +361,7 @@ char *strlist_join(const struct strlist *l, const char *sep)
 
 struct arc_reader {
 	struct archive *a;
+	struct unpack *u; /* the decompressor, a's source */
 	char *path;
 };
 
@@ -368,6 +370,7 @@ void arc_close(struct arc_reader *r)
 	if (!r)
 		return;
 	archive_read_free(r->a);
+	unpack_free(r->u);
 	free(r->path);
 	free(r);
 }
@@ -421,66 +424,6 @@ static int read_member(struct arc_reader *r, size_t max, char **buf, size_t *len
 	return 0;
 }
 
-/* What the archive writer uses (xz preset 6) is 8 MiB. */
-#define XZ_DICT_MAX (64u << 20)
-
-static int xz_varint(const unsigned char *b, size_t len, size_t *pos, unsigned long long *v)
-{
-	*v = 0;
-	for (int sh = 0; *pos < len && sh < 63; sh += 7) {
-		unsigned char c = b[(*pos)++];
-
-		*v |= (unsigned long long)(c & 0x7f) << sh;
-		if (!(c & 0x80))
-			return 0;
-	}
-	return -1;
-}
-
-/* libarchive's xz reader has no memory limit and allocates the dictionary
- * the block header asks for (up to 4 GiB, from a few hundred bytes of
- * input): refuse one over XZ_DICT_MAX before decoding. Only the first
- * block's header is read; the writer makes one block per archive. */
-static int xz_dict_ok(const char *path, char *why, size_t n)
-{
-	static const unsigned char magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
-	unsigned char b[12 + 1024];
-	size_t len, hs, pos = 2;
-	unsigned long long id, psz, skip;
-	FILE *f = fopen(path, "rb");
-
-	if (!f)
-		return 0; /* archive_read_open_filename says why */
-	len = fread(b, 1, sizeof(b), f);
-	fclose(f);
-	if (len < 13 || memcmp(b, magic, 6) || !b[12])
-		return 0; /* not xz, or no block: nothing to bound */
-	hs = ((size_t)b[12] + 1) * 4;
-	if (12 + hs > len)
-		return 0;
-	const unsigned char *h = b + 12;
-	if (((h[1] & 0x40) && xz_varint(h, hs, &pos, &skip)) ||
-	    ((h[1] & 0x80) && xz_varint(h, hs, &pos, &skip)))
-		return 0;
-	for (int i = 0; i <= (h[1] & 3); i++) {
-		if (xz_varint(h, hs, &pos, &id) || xz_varint(h, hs, &pos, &psz) || pos + psz > hs)
-			return 0;
-		if (id == 0x21 && psz == 1) {
-			unsigned d = h[pos];
-			unsigned long long dict = d >= 40 ? 0xffffffffull
-						   : (2ull | (d & 1)) << (d / 2 + 11);
-
-			if (dict > XZ_DICT_MAX) {
-				snprintf(why, n, "xz dictionary of %llu MiB is over the %u MiB limit",
-					 dict >> 20, XZ_DICT_MAX >> 20);
-				return -1;
-			}
-		}
-		pos += psz;
-	}
-	return 0;
-}
-
 struct arc_reader *arc_open(const char *path, char **mtext, size_t *mlen, unsigned char **sig,
 			    size_t *siglen, char *why, size_t n)
 {
@@ -492,15 +435,10 @@ struct arc_reader *arc_open(const char *path, char **mtext, size_t *mlen, unsign
 
 	r->path = xstrdup(path);
 	r->a = archive_read_new();
-	if (xz_dict_ok(path, why, n))
-		goto fail;
-	archive_read_support_filter_xz(r->a);
-	archive_read_support_filter_zstd(r->a);
 	archive_read_support_format_tar(r->a);
-	if (archive_read_open_filename(r->a, path, 65536) != ARCHIVE_OK) {
-		snprintf(why, n, "cannot open: %s", archive_error_string(r->a));
+	r->u = unpack_open(r->a, path, why, n);
+	if (!r->u)
 		goto fail;
-	}
 	for (int i = 0; i < 2; i++) {
 		int rc = archive_read_next_header(r->a, &e);
 
@@ -620,6 +558,13 @@ int arc_check_members(struct arc_reader *r, const struct manifest *m, arc_member
 	if (rc != ARCHIVE_EOF) {
 		strlist_add(fails, "archive unreadable: %s", archive_error_string(r->a));
 		goto out;
+	}
+	{
+		char why[200];
+
+		/* members hidden behind the end marker are what tar -i extracts */
+		if (unpack_end_ok(r->a, r->u, why, sizeof(why)))
+			strlist_add(fails, "%s", why);
 	}
 	for (size_t i = 0; i < m->nfiles; i++)
 		if (!seen[i])

@@ -3,8 +3,9 @@
 # linked-to file's name, an archive replaced when verified by name (checked
 # against the next one's link), show without a trust anchor, a manifest
 # re-signed by a certificate an agency's CA issued with O=ESIA, xz bombs
-# (4 GiB dictionary, 512 MiB of zeros) refused fast with bounded memory, and
-# a member no MANIFEST lists is not decompressed.
+# (4 GiB dictionary, 512 MiB of zeros) refused fast with bounded memory, a
+# member no MANIFEST lists is not decompressed, and nothing but zeros may
+# follow the tar end marker.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$TOP/tests/lib/archive-fixtures.sh"
 
@@ -115,8 +116,8 @@ for b in bomb1 bomb2; do
 	[ "$rss" -lt 300000 ]
 	ok $? "$b: with bounded memory (peak RSS ${rss} KB < 300 MB)"
 done
-like "$(cat "$T/out")" "FAIL 2026/01/$B1.tar.xz: xz dictionary of 4095 MiB is over the 64 MiB limit" \
-	"refused by its dictionary size before decoding"
+like "$(cat "$T/out")" "FAIL 2026/01/$B1.tar.xz: cannot open: xz needs 4096 MiB to decompress, over the 72 MiB limit" \
+	"refused by the memory its dictionary needs, before decoding"
 # a plain dictionary, zeros behind the genuine files: reading stops there
 mkdir -p "$T/bomb3/2026/01"
 python3 "$TOP/tests/lib/xz-bomb.py" "$T/bomb3/2026/01/$B1.tar.xz" 16 $((64 << 20)) "${args[@]}" || bail "cannot make the bomb"
@@ -125,4 +126,29 @@ is "$RC" 65 "zeros appended behind a genuine archive fail"
 like "$OUT" "file big.bin is not in the MANIFEST \(the rest of the archive is not read\)" \
 	"the genuine files check out, the appended member is named and not read"
 unlike "$OUT" "outbox/.*(mismatch|not in the archive)" "and no genuine file is blamed"
+
+# 6. a member hidden behind the tar end marker (what tar -i extracts): in the
+#    same xz stream, in a second xz stream, in zstd; and a truncated archive
+xz -dc "$T/a1.orig" >"$T/a1.tar"
+printf 'not in any manifest\n' >"$T/hidden.txt"
+tar -cf "$T/hidden.tar" -C "$T" hidden.txt
+mkdir -p "$T/tr1/2026/01" "$T/tr2/2026/01" "$T/tr3/2026/01" "$T/tr4/2026/01" "$T/tr5/2026/01"
+cat "$T/a1.tar" "$T/hidden.tar" | xz -c >"$T/tr1/2026/01/$B1.tar.xz"
+{ cat "$T/a1.orig"; xz -c "$T/hidden.tar"; } >"$T/tr2/2026/01/$B1.tar.xz"
+cat "$T/a1.tar" "$T/hidden.tar" | zstd -q -c >"$T/tr3/2026/01/$B1.tar.zst"
+tar -tif "$T/tr1/2026/01/$B1.tar.xz" 2>/dev/null | grep -q '^hidden.txt$'
+ok $? "(tar -i lists the hidden member)"
+for d in tr1 tr2 tr3; do
+	eb --config "$T/empty.conf" audit verify --archive-dir "$T/$d" --manifest-trust "$P/esia-ca.pem"
+	is "$RC" 65 "$d: a member behind the end marker fails verify"
+	like "$OUT" "FAIL 2026/01/$B1\.tar\.(xz|zst): data after the tar end marker \(at byte [0-9]+\)" "$d: saying so"
+done
+# zeros there are tar's own padding: the same bytes in zstd verify
+zstd -q -c "$T/a1.tar" >"$T/tr4/2026/01/$B1.tar.zst"
+eb --config "$T/empty.conf" audit verify --archive-dir "$T/tr4" --manifest-trust "$P/esia-ca.pem"
+is "$RC" 0 "the genuine archive recompressed with zstd verifies" || diag "$OUT $ERR"
+head -c $(($(stat -c %s "$T/a1.orig") - 40)) "$T/a1.orig" >"$T/tr5/2026/01/$B1.tar.xz"
+eb --config "$T/empty.conf" audit verify --archive-dir "$T/tr5" --manifest-trust "$P/esia-ca.pem"
+is "$RC" 65 "a truncated archive fails"
+like "$OUT" "FAIL 2026/01/$B1\.tar\.xz: .*truncated" "as truncated"
 done_testing
