@@ -1012,7 +1012,7 @@ CMD(cmd_archive)
 	R.trust = cfg_str(R.cfg, "archive", "trust_anchor");
 	R.c = ctx_connect(ctx);
 	if (!R.c)
-		return EXIT_TEMPFAIL;
+		return ctx->connect_exit;
 	snprintf(dayss, sizeof(dayss), "%lld", days);
 	upload_agencies(R.cfg, uploads, sizeof(uploads));
 

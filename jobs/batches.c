@@ -108,7 +108,7 @@ CMD(cmd_batches)
 				   " partial or abandoned)", status);
 	c = ctx_connect(ctx);
 	if (!c)
-		return EXIT_TEMPFAIL;
+		return ctx->connect_exit;
 	{
 		const char *p[4] = { job, status, failed ? "t" : "f", limit };
 		r = db_query(c,
@@ -154,7 +154,7 @@ CMD(cmd_batch)
 		return usage_error("esia-batch batch show ID [--json]", "expected \"batch show ID\"");
 	c = ctx_connect(ctx);
 	if (!c)
-		return EXIT_TEMPFAIL;
+		return ctx->connect_exit;
 	p[0] = argv[2];
 	r = db_query(c,
 		"SELECT id, job, status, params::text AS params, host, pid, started_at, finished_at,"

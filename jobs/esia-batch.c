@@ -91,6 +91,7 @@ PGconn *ctx_connect(struct ctx *ctx)
 {
 	struct config *cfg = ctx_config(ctx);
 
+	ctx->connect_exit = cfg ? EXIT_TEMPFAIL : EXIT_FAILED;
 	return cfg ? db_connect(cfg) : NULL;
 }
 

@@ -14,11 +14,15 @@ struct ctx {
 	int json;                /* --json */
 	int parallel;            /* --parallel: share work by row claims */
 	long long rerun_of;      /* set by `rerun` before calling a job */
+	int connect_exit;        /* why ctx_connect() returned NULL: exit code */
 };
 
 /* Load the configuration once; NULL after printing the error. */
 struct config *ctx_config(struct ctx *ctx);
-/* Connect with the configuration; NULL after printing the error. */
+/* Connect with the configuration; NULL after printing the error, and
+ * ctx->connect_exit says how to exit: EXIT_FAILED for a configuration that
+ * cannot be loaded (retrying will not help; cron's units take 75 as
+ * success), EXIT_TEMPFAIL for a database that cannot be reached. */
 PGconn *ctx_connect(struct ctx *ctx);
 /* Nonzero if argv holds -h/--help; commands print their help and return 0. */
 int wants_help(int argc, char **argv);

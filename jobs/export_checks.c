@@ -514,7 +514,7 @@ static int export_agency(struct ctx *ctx, const struct agency *ag, long long lim
 	PGconn *c = ctx_connect(ctx);
 
 	if (!c)
-		return EXIT_TEMPFAIL;
+		return ctx->connect_exit;
 	/* each agency's batch records a command that replays just that agency */
 	av[ac++] = argv[0];
 	av[ac++] = "--agency";

@@ -50,7 +50,7 @@ CMD(cmd_migrate)
 	}
 	c = ctx_connect(ctx);
 	if (!c)
-		return EXIT_TEMPFAIL;
+		return ctx->connect_exit;
 	/* Serialise concurrent migrators; the lock goes with the transaction. */
 	if (db_begin(c) ||
 	    /* "already exists, skipping" and the like are not news */

@@ -559,7 +559,7 @@ CMD(cmd_notify)
 		r.max_attempts = 1;
 	r.c = ctx_connect(ctx);
 	if (!r.c)
-		return EXIT_TEMPFAIL;
+		return ctx->connect_exit;
 	if (!ctx->rerun_of && expiring < 0) {
 		const char *p[1] = { only };
 		char *due = db_scalar(r.c,

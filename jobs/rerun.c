@@ -58,7 +58,7 @@ CMD(cmd_rerun)
 		return usage_error(usage, "which batch? give its id");
 	c = ctx_connect(ctx);
 	if (!c)
-		return EXIT_TEMPFAIL;
+		return ctx->connect_exit;
 	/* a batch whose process died is marked abandoned now, so it can be rerun
 	 * without waiting for the next run of its job */
 	if (batch_reap(c) < 0)

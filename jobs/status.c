@@ -108,7 +108,7 @@ CMD(cmd_status)
 		return usage_error("esia-batch status [--json]", "unexpected argument \"%s\"", argv[1]);
 	c = ctx_connect(ctx);
 	if (!c)
-		return EXIT_TEMPFAIL;
+		return ctx->connect_exit;
 	if (db_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL))
 		goto out;
 	rejdir = cfg_spool(ctx->cfg, "rejected");

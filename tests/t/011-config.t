@@ -67,4 +67,15 @@ is "$(sed -n '/^| section | key | type | default | meaning |$/,/^$/p' "$TOP/READ
 
 eb config check --json
 like "$OUT" '"spool.root":"' "--json output"
+
+# a configuration that cannot be loaded is a failure (1), never "try later"
+# (75): cron's units count 75 as success, so a typo would go unseen
+printf '[broken\n' >"$T/broken.conf"
+for cmd in export-checks import-responses print-letters notify archive status batches "batch show 1" \
+	"rerun 1" migrate; do
+	# shellcheck disable=SC2086
+	eb --config "$T/broken.conf" $cmd
+	is "$RC" 1 "$cmd with a broken config exits 1"
+done
+like "$ERR" "broken.conf:1" "naming the file and line"
 done_testing
