@@ -1,5 +1,6 @@
 /* Operator views of the ledger: `batches` lists, `batch show ID` details.
  * Read-only; the auditor role can run them. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,8 @@ CMD(cmd_batches)
 			job = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--status"))
 			status = argv[++i];
-		else if (i + 1 < argc && !strcmp(argv[i], "--limit") && !parse_int(argv[i + 1], &n) && n > 0)
+		else if (i + 1 < argc && !strcmp(argv[i], "--limit") && !parse_int(argv[i + 1], &n) && n > 0 &&
+			 n <= INT_MAX)
 			limit = argv[++i];
 		else
 			return usage_error(list_usage, "unknown or incomplete option \"%s\"", argv[i]);

@@ -59,7 +59,7 @@ CMD(cmd_validate)
 		i++;
 	if (i >= argc)
 		return usage_error(usage, "no value to validate");
-	for (; i < argc; i++) {
+	for (int first = i; i < argc; i++) {
 		char out[256];
 		const char *v = argv[i];
 
@@ -81,7 +81,7 @@ CMD(cmd_validate)
 			return usage_error(usage, "unknown kind \"%s\"", kind);
 		if (r) {
 			/* the value itself may be personal data: name only its position */
-			fprintf(stderr, "esia-batch: invalid %s (value %d): %s\n", kind, i - 1, why);
+			fprintf(stderr, "esia-batch: invalid %s (value %d): %s\n", kind, i - first + 1, why);
 			return EXIT_DATAERR;
 		}
 		puts(out);

@@ -8,9 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "config.h"
 #include "err.h"
 #include "json.h"
+#include "pgarray.h"
+#include "validate.h"
 
 enum cfg_type { T_STR, T_INT, T_DUR, T_BOOL, T_PATH, T_SECRET, T_URL };
 
@@ -163,6 +167,8 @@ int parse_duration(const char *s, long long *out)
 		default: return -1;
 		}
 	}
+	if (v > LLONG_MAX / mul) /* would wrap to a short or negative time */
+		return -1;
 	*out = v * mul;
 	return 0;
 }
@@ -218,6 +224,15 @@ static int parse_file(struct config *cfg, FILE *f)
 		line++;
 		if (!strchr(buf, '\n') && !feof(f))
 			return error("%s:%d: line too long", cfg->path, line);
+		/* values reach mail headers, JSON and the database: UTF-8 only */
+		for (const unsigned char *u = (const unsigned char *)buf; *u;) {
+			unsigned cp;
+			int n = utf8_next(u, &cp);
+
+			if (n < 0)
+				return error("%s:%d: not UTF-8 text", cfg->path, line);
+			u += n;
+		}
 		s = trim(buf);
 		if (!*s || *s == '#' || *s == ';')
 			continue;
@@ -495,30 +510,35 @@ const char *cfg_formats_dir(const struct config *cfg)
 }
 
 /* conninfo with password=... replaced, for display. */
+/* conninfo for display: parsed the way libpq parses it (quotes, escapes,
+ * URIs), every value shown but the password. Unparsable: nothing shown. */
 static char *mask_conninfo(const char *ci)
 {
-	char *out = xstrdup(ci), *p = strstr(out, "password");
+	PQconninfoOption *opts = PQconninfoParse(ci, NULL);
+	struct sbuf b = { 0 };
 
-	while (p) {
-		char *v = strchr(p, '=');
-		if (!v)
-			break;
-		v++;
-		while (*v == ' ')
-			v++;
-		for (char *q = v; *q && *q != ' '; q++)
-			*q = '*';
-		p = strstr(v, "password");
+	if (!opts)
+		return xstrdup(*ci ? "(not a valid conninfo; not shown)" : "");
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (b.len)
+			sb_str(&b, " ");
+		sb_str(&b, o->keyword);
+		if (!strcmp(o->keyword, "password")) {
+			sb_str(&b, "=********");
+			continue;
+		}
+		sb_str(&b, "='");
+		for (const char *c = o->val; *c; c++) {
+			if (*c == '\'' || *c == '\\')
+				sb_add(&b, "\\", 1);
+			sb_add(&b, c, 1);
+		}
+		sb_str(&b, "'");
 	}
-	/* URI form: postgresql://user:secret@host */
-	p = strstr(out, "://");
-	if (p) {
-		char *at = strchr(p + 3, '@'), *colon = strchr(p + 3, ':');
-		if (at && colon && colon < at)
-			for (char *q = colon + 1; q < at; q++)
-				*q = '*';
-	}
-	return out;
+	PQconninfoFree(opts);
+	return b.s ? b.s : xstrdup("");
 }
 
 int config_check_secrets(const struct config *cfg)

@@ -51,10 +51,15 @@ eb validate passport --issued 2010-05-12 --born 1990-01-01 --issuer 770-001 "450
 is "$RC/$OUT" "0/4509123456" "passport valid"
 eb validate passport --issued 2001-05-12 --born 1990-01-01 "4509 123456"
 is "$RC" 65 "passport issued before 14 refused"
+like "$ERR" "invalid passport \(value 1\)" "the value's position, not argv's"
+eb validate snils 11223344595 112
+like "$ERR" "invalid snils \(value 2\)" "the second value named as such"
 eb validate tracking 80093053624992
 is "$RC" 0 "tracking number with right check digit"
 eb validate index 1010
 is "$RC" 65 "short index refused"
 eb validate colour red
 is "$RC" 2 "unknown kind: exit 2"
+eb batches --limit 3000000000
+is "$RC" 2 "a --limit beyond int is a usage error, not a database one"
 done_testing

@@ -10,6 +10,26 @@ printf '[database]\nconninfo = host=/x password=hunter2 user=a\n' >"$T/pw.conf"
 eb --config "$T/pw.conf" config check
 unlike "$OUT" "hunter2" "conninfo password masked"
 like "$OUT" "password=\*+" "mask is visible"
+# read as libpq reads it: quoted, escaped and URI passwords are masked whole
+printf "[database]\nconninfo = host=/x password='correct horse \\\\' battery' user=a\n" >"$T/pw2.conf"
+printf '[database]\nconninfo = postgresql://a:s3cret@db.example/esia\n' >"$T/pw3.conf"
+for f in pw2 pw3; do
+	eb --config "$T/$f.conf" config check
+	unlike "$OUT" "horse|battery|s3cret" "$f: no part of the password shown"
+	like "$OUT" "password=\*{8} " "$f: masked"
+	eb --config "$T/$f.conf" config check --json
+	unlike "$OUT" "horse|battery|s3cret" "$f: nor in --json"
+done
+# durations that would overflow are refused, not wrapped to a short time
+printf '[letters]\ncode_ttl = 213503982334602d\n' >"$T/dur.conf"
+eb --config "$T/dur.conf" config check
+is "$RC" 1 "an overflowing duration fails config check"
+like "$ERR" "dur.conf:2: " "naming the line"
+# values go to mail headers, JSON and the database: UTF-8 only
+printf '[letters]\nsender_name = \315\350\352\n' >"$T/cp1251.conf"
+eb --config "$T/cp1251.conf" config check --json
+is "$RC" 1 "a value that is not UTF-8 fails"
+like "$ERR" "cp1251.conf:2: not UTF-8 text" "naming the line"
 
 printf '[database]\nconninfo =\n\n[spool]\nrooot = /x\n' >"$T/bad.conf"
 eb --config "$T/bad.conf" config check
