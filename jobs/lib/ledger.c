@@ -244,6 +244,7 @@ int ledger_write_metrics(PGconn *c)
 	static const char last_run[] = "esia_batch_last_run_timestamp_seconds";
 	struct atomic_file af;
 	PGresult *r = NULL, *runs = NULL;
+	char q[4096 * 4 + 8];
 	int ret = -1;
 
 	if (!metrics_file)
@@ -269,8 +270,15 @@ int ledger_write_metrics(PGconn *c)
 	if (!r)
 		goto out;
 	fault_point("metrics.read");
-	if (mkdir_p_parent(metrics_file) || atomic_open(&af, metrics_file, 0644))
+	/* From here on only the file can fail. It is a view of the ledger,
+	 * which holds the run: a run is not failed for it (whether it had work
+	 * or not), the next run rewrites it, and the warning says why. */
+	ret = 0;
+	if (mkdir_p_parent(metrics_file) || atomic_open(&af, metrics_file, 0644)) {
+		log_event(LOG_LVL_WARN, "metrics.unwritten", "file=%s",
+			  log_quote(metrics_file, q, sizeof(q)));
 		goto out;
+	}
 	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
 		fprintf(af.fp, "# HELP %s %s\n# TYPE %s %s\n", fam[k][0], fam[k][2], fam[k][0],
 			fam[k][1]);
@@ -283,7 +291,9 @@ int ledger_write_metrics(PGconn *c)
 	for (int i = 0; i < PQntuples(runs); i++)
 		fprintf(af.fp, "%s{job=\"%s\",scope=\"%s\"} %s\n", last_run, PQgetvalue(runs, i, 0),
 			PQgetvalue(runs, i, 1), PQgetvalue(runs, i, 2));
-	ret = atomic_commit(&af);
+	if (atomic_commit(&af))
+		log_event(LOG_LVL_WARN, "metrics.unwritten", "file=%s",
+			  log_quote(metrics_file, q, sizeof(q)));
 out:
 	PQclear(PQexec(c, "SELECT pg_advisory_unlock(2, hashtext('esia-batch:metrics'))"));
 	PQclear(runs);

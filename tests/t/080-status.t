@@ -119,6 +119,23 @@ is "$?" 0 "the slow import finished too"
 like "$(cat "$T/metrics/jobs.prom")" 'esia_batch_last_run_timestamp_seconds\{job="archive",scope=""\} [0-9]{10}' \
 	"the file was not overwritten with the picture read before the archive run ended"
 
+# a metrics file that cannot be written is a warning, the same for a run
+# with work and one without: the ledger holds the run either way
+keep=$CONFIG_EXTRA
+: >"$T/notadir"
+CONFIG_EXTRA="[metrics]
+file = $T/notadir/jobs.prom"
+write_config
+eb import-responses
+is "$RC" 0 "an idle run with an unwritable metrics file exits 0"
+like "$ERR" "event=metrics.unwritten" "with a warning"
+LEDGER_METRICS="$T/notadir/jobs.prom" "$LR" metrics-job >"$T/lr.out" 2>&1
+is "$?" 0 "a run with a batch and an unwritable metrics file: batch_finish succeeds"
+like "$(cat "$T/lr.out")" "event=metrics.unwritten" "warns the same"
+is "$(sql "SELECT status FROM batches ORDER BY id DESC LIMIT 1")" "succeeded" "and its batch is not failed for it"
+CONFIG_EXTRA=$keep
+write_config
+
 # rerun refusals
 ok_id=$(sql "SELECT id FROM batches WHERE status = 'succeeded' ORDER BY id LIMIT 1")
 eb rerun "$ok_id"
