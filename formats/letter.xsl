@@ -90,7 +90,8 @@
     </xsl:call-template>
 
     <!-- recipient, in the envelope window -->
-    <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y + 4.5, ' sans 10 4.6&#10;')"/>
+    <!-- condensed to the window's width (108..198 mm), never cut -->
+    <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y + 4.5, ' sans 10 4.6 ', 198 - $window-x, '&#10;')"/>
     <xsl:call-template name="line">
       <xsl:with-param name="text" select="concat($r/family, ' ', $r/first, ' ', $r/patronymic)"/>
     </xsl:call-template>
@@ -109,11 +110,11 @@
     <xsl:if test="normalize-space($r/region) != ''">
       <xsl:call-template name="line"><xsl:with-param name="text" select="$r/region"/></xsl:call-template>
     </xsl:if>
-    <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y + 28, ' sans-bold 12 5.5&#10;')"/>
+    <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y + 28, ' sans-bold 12 5.5 ', 198 - $window-x, '&#10;')"/>
     <xsl:call-template name="line"><xsl:with-param name="text" select="$r/index"/></xsl:call-template>
 
     <!-- greeting, the code on a line of its own, validity -->
-    <xsl:value-of select="concat('@text ', $left, ' ', $body-y + 11, ' sans 10.5 5.5&#10;')"/>
+    <xsl:value-of select="concat('@text ', $left, ' ', $body-y + 11, ' sans 10.5 5.5 ', 210 - 2 * $left, '&#10;')"/>
     <xsl:call-template name="line">
       <xsl:with-param name="text" select="concat('Уважаемый(ая) ', $r/first, ' ', $r/patronymic, '!')"/>
     </xsl:call-template>

@@ -126,7 +126,7 @@ static void draw_barcode(cairo_t *cr, double x, double y, double narrow, double 
 /* One layout line; text state is kept across lines in *st. */
 struct text_state {
 	int active;
-	double x, y, size, leading;
+	double x, y, size, leading, width; /* width 0: as wide as it is */
 	int font;
 	int line;
 };
@@ -137,10 +137,21 @@ static int draw_line(struct letter_pdf *p, cairo_t *cr, struct text_state *st, c
 	if (s[0] == '|') {
 		if (!st->active || !(p->page_open || in_tmpl))
 			return error("letter layout line %d: text outside a @text block", lineno);
+		cairo_text_extents_t ext;
+
 		cairo_set_font_face(cr, p->font[st->font]);
 		cairo_set_font_size(cr, st->size);
-		cairo_move_to(cr, st->x * MM, st->y * MM + st->size * 0.8 + st->line * st->leading * MM);
+		cairo_save(cr);
+		cairo_translate(cr, st->x * MM, st->y * MM + st->size * 0.8 + st->line * st->leading * MM);
+		/* An address line the envelope window would hide part of (the
+		 * Post reads only what shows): narrower letters, same height and
+		 * baseline, nothing dropped. */
+		cairo_text_extents(cr, s + 1, &ext);
+		if (st->width > 0 && ext.x_advance > st->width * MM)
+			cairo_scale(cr, st->width * MM / ext.x_advance, 1);
+		cairo_move_to(cr, 0, 0);
 		cairo_show_text(cr, s + 1);
+		cairo_restore(cr);
 		st->line++;
 		return 0;
 	}
@@ -169,8 +180,12 @@ static int draw_line(struct letter_pdf *p, cairo_t *cr, struct text_state *st, c
 	if (!strncmp(s, "@text ", 6)) {
 		char font[16];
 
-		if (sscanf(s + 6, "%lf %lf %15s %lf %lf", &st->x, &st->y, font, &st->size,
-			   &st->leading) != 5 || (st->font = font_index(font)) < 0)
+		int n;
+
+		st->width = 0;
+		n = sscanf(s + 6, "%lf %lf %15s %lf %lf %lf", &st->x, &st->y, font, &st->size,
+			   &st->leading, &st->width);
+		if (n < 5 || st->width < 0 || (st->font = font_index(font)) < 0)
 			return error("letter layout line %d: bad @text", lineno);
 		st->active = 1;
 		st->line = 0;

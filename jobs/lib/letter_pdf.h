@@ -3,7 +3,9 @@
  * embedded as subsets). The layout language, one item per line, units mm
  * from the top-left corner of the sheet, font sizes in pt:
  *   @page                                  start the next page (one per letter)
- *   @text X Y FONT SIZE LEADING            then lines "|text" drawn from top Y
+ *   @text X Y FONT SIZE LEADING [WIDTH]    then lines "|text" drawn from top Y;
+ *                                          a line wider than WIDTH mm is
+ *                                          condensed to WIDTH (never cut)
  *   @barcode X Y NARROW WIDE HEIGHT DIGITS Interleaved 2 of 5 bars
  *   @line X1 Y1 X2 Y2 WIDTH                a rule (WIDTH in pt)
  *   @rect X Y W H WIDTH                    an outline
