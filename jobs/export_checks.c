@@ -179,8 +179,8 @@ out:
 
 static int handle_timeouts(struct run *r)
 {
-	char tmo[24], maxa[24], id[24];
-	const char *p[4] = { r->ag->name, tmo, maxa, id };
+	char tmo[24], maxa[24], id[24], *pks;
+	const char *p[5] = { r->ag->name, tmo, maxa, id, NULL };
 	PGresult *res;
 
 	snprintf(tmo, sizeof tmo, "%lld", cfg_dur(r->cfg, r->ag->name, "response_timeout"));
@@ -188,8 +188,24 @@ static int handle_timeouts(struct run *r)
 	snprintf(id, sizeof id, "%lld", r->b.id);
 	if (db_begin(r->c) < 0)
 		return -1;
+	/* The request packets first, as import-responses locks them (packet,
+	 * then its checks), and skipping those it holds: a late answer being
+	 * applied is left to it. Locking the checks first deadlocked with it,
+	 * each waiting on the other's rows. From here on nothing waits: the
+	 * checks are locked SKIP LOCKED, and only these packets are updated. */
+	pks = db_scalar(r->c,
+		"SELECT coalesce(array_agg(id), '{}') FROM (SELECT p.id FROM packets p"
+		" WHERE p.direction = 'request' AND p.agency = $1"
+		" AND p.status IN ('written', 'uploaded')"
+		" AND p.created_at < now() - make_interval(secs => $2::bigint)"
+		" ORDER BY p.id FOR NO KEY UPDATE SKIP LOCKED) AS x",
+		2, p);
+	if (!pks)
+		goto fail;
+	p[4] = pks;
 	res = db_query(r->c,
-		"WITH due AS (SELECT c.id" OVERDUE_SQL " FOR UPDATE OF c SKIP LOCKED),"
+		"WITH due AS (SELECT c.id" OVERDUE_SQL " AND p.id = ANY ($5::uuid[])"
+		"  FOR UPDATE OF c SKIP LOCKED),"
 		" upd AS (UPDATE checks c SET"
 		"   state = CASE WHEN c.attempts >= $3::int THEN 'error' ELSE 'pending' END,"
 		"   result = CASE WHEN c.attempts >= $3::int THEN 'timeout' END,"
@@ -198,7 +214,7 @@ static int handle_timeouts(struct run *r)
 		"   FROM due WHERE c.id = due.id RETURNING c.state)"
 		" SELECT count(*) FILTER (WHERE state = 'pending'),"
 		"        count(*) FILTER (WHERE state = 'error'), $4::bigint FROM upd",
-		4, p);
+		5, p);
 	if (!res)
 		goto fail;
 	r->requeued = atoll(PQgetvalue(res, 0, 0));
@@ -208,19 +224,19 @@ static int handle_timeouts(struct run *r)
 		/* packets none of whose checks still wait on them */
 		if (db_exec(r->c,
 			    "UPDATE packets p SET status = 'superseded'"
-			    " WHERE p.direction = 'request' AND p.agency = $1"
-			    "   AND p.status IN ('written', 'uploaded')"
-			    "   AND p.created_at < now() - make_interval(secs => $2::bigint)"
+			    " WHERE p.id = ANY ($1::uuid[])"
 			    "   AND NOT EXISTS (SELECT 1 FROM unnest(p.check_ids) AS i (id)"
 			    "                   JOIN checks x ON x.id = i.id"
 			    "                   WHERE x.packet_id = p.id AND x.state = 'sent')",
-			    2, p) < 0)
+			    1, p + 4) < 0)
 			goto fail;
 		log_event(LOG_LVL_INFO, "export.timeouts", "agency=%s requeued=%lld error=%lld",
 			  r->ag->name, r->requeued, r->timed_out);
 	}
+	free(pks);
 	return db_commit(r->c);
 fail:
+	free(pks);
 	db_rollback(r->c);
 	return -1;
 }
