@@ -149,10 +149,12 @@ static void rate_wait(struct rate *rt)
 	rt->n++;
 }
 
-/* Reasons go to the database and the log: no addresses or long digit runs
- * (a gateway may echo the phone number back). */
+/* Reasons go to the database and the log: valid UTF-8 without control
+ * characters (a server's words, in any charset), no addresses or long digit
+ * runs (a gateway may echo the phone number back). */
 static void scrub(char *s)
 {
+	clean_text(s);
 	for (char *p = s; *p; p++) {
 		if (*p == '@') {
 			char *a = p, *b = p;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "validate.h"
 
 static int verbosity;
 static int to_syslog;
@@ -127,6 +128,24 @@ char *escape_line(const char *v)
 	char *s = xmalloc(n);
 
 	escape_into(v, s, n, 0);
+	return s;
+}
+
+char *clean_text(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p;) {
+		unsigned cp;
+		int k = utf8_next(p, &cp);
+
+		if (k < 0) {
+			*p++ = '?';
+			continue;
+		}
+		/* C0, DEL and C1 (U+0080-U+009F, two bytes: two spaces) */
+		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+			memset(p, ' ', (size_t)k);
+		p += k;
+	}
 	return s;
 }
 

@@ -29,6 +29,13 @@ const char *log_quote(const char *v, char *buf, size_t n);
  * quotes added, '"' left as is). Caller frees. */
 char *escape_line(const char *v);
 
+/* Text from outside (a server's reply) made fit to store and log, in
+ * place: each byte that does not begin a valid UTF-8 character becomes '?'
+ * (the database refuses the whole statement over one such byte; beyond
+ * the BMP too, as utf8_next() reads it), each control character a space
+ * (one event, one line). Returns s. */
+char *clean_text(char *s);
+
 /* Masks. Each writes into buf (at least 32 bytes) and returns buf. */
 const char *mask_snils(const char *snils, char *buf);    /* ***-***-*45 95 */
 const char *mask_passport(const char *ser_num, char *buf); /* ** ** ***456 */

@@ -86,7 +86,8 @@ struct sms *sms_open(const struct config *cfg)
 }
 
 /* The gateway's reason: the "error" (or "message") string of a JSON answer,
- * else the start of the body; printable, one line. */
+ * else the start of the body; its bytes as they came, in whatever charset
+ * (the caller cleans them with clean_text() before storing or logging). */
 static void answer_reason(const char *body, char *out, size_t n)
 {
 	static const char *const keys[] = { "\"error\"", "\"message\"", "\"reason\"" };
@@ -115,13 +116,16 @@ static void answer_reason(const char *body, char *out, size_t n)
 
 		if (p != body && ch == '"' && p[-1] != '\\')
 			break;
-		out[o++] = ch < ' ' || ch == 0x7f ? ' ' : (char)ch;
+		out[o++] = (char)ch;
 	}
-	/* do not leave half a UTF-8 sequence at the end */
-	while (o && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
-		o--;
-	if (o && ((unsigned char)out[o - 1] & 0xC0) == 0xC0)
-		o--;
+	/* cut at 200 bytes inside a character: not half of it (a reason that
+	 * ended on its own keeps its last character, whatever the charset) */
+	if (((unsigned char)*p & 0xC0) == 0x80) {
+		while (o && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
+			o--;
+		if (o)
+			o--;
+	}
 	out[o] = '\0';
 }
 

@@ -14,7 +14,9 @@ struct config;
 struct sms;
 
 struct sms *sms_open(const struct config *cfg);
-/* id: our stable message id (the gateway may de-duplicate on it). */
+/* id: our stable message id (the gateway may de-duplicate on it). A
+ * failure's reason in why holds the gateway's bytes as sent: clean_text()
+ * before storing or logging it. */
 enum send_result sms_send(struct sms *s, const char *id, const char *phone, const char *text,
 			  char *why, size_t whyn);
 void sms_close(struct sms *s);

@@ -21,7 +21,8 @@ enum send_result {
 /* Check the configuration and prepare the handle; NULL after the error. */
 struct smtp *smtp_open(const struct config *cfg);
 /* Send one message (CRLF text as from mail_build) to one recipient. On
- * failure a one-line reason (no addresses in it) goes to why. */
+ * failure a reason goes to why; it may quote the server (libcurl's error
+ * text): clean_text() before storing or logging it. */
 enum send_result smtp_send(struct smtp *s, const char *from, const char *to, const char *msg,
 			   size_t len, char *why, size_t whyn);
 /* Connections opened so far (for the log and the tests). */

@@ -7,7 +7,8 @@ Listens on 127.0.0.1 on a free port and writes it to DIR/port once ready.
 Each POST is appended to DIR/sms.jsonl as {"auth": <Authorization header>,
 "path": ..., "body": <the JSON received>}. The answer is chosen by the
 file DIR/mode (read per request): an HTTP status, "200" by default; any
-other is answered with a JSON error.
+other is answered with a JSON error. "cp1251:PHONE" refuses that phone
+with 400 and a reason in windows-1251 (not UTF-8), and takes the others.
 --tls serves HTTPS with that certificate (no client certificate asked).
 Stop it with SIGTERM.
 """
@@ -48,6 +49,15 @@ class Gateway(BaseHTTPRequestHandler):
         with open(os.path.join(FOLDER, "sms.jsonl"), "a") as f:
             f.write(json.dumps({"auth": self.headers.get("Authorization"), "path": self.path,
                                 "mode": mode, "body": body}, ensure_ascii=False) + "\n")
+        if mode.startswith("cp1251:"):
+            if body.get("to") != mode[7:]:
+                return self.answer(200, {"id": body.get("id"), "status": "accepted"})
+            data = '{"error": "Номер заблокирован"}'.encode("cp1251")
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
         if mode == "500":
             return self.answer(500, {"error": "gateway overloaded"})
         if mode == "400":

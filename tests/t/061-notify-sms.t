@@ -97,6 +97,27 @@ is "$(received | grep -c "|+79000000001|")" 1 "the gateway saw exactly one try"
 eb batches --job notify --failed
 like "$OUT" "partial" "the batch with a dead notice is listed for the operator"
 
+# a refusal that is not UTF-8 (the gateway's own charset): recorded, with its
+# bytes as '?', along with the rest of the chunk; the good SMS goes once
+echo "cp1251:+79000000003" >"$SMS_DIR/mode"
+vera=$(account 'Соколова' 'Вера' '' '' '+79000000003')
+gleb=$(account 'Глебов' 'Глеб' '' '' '+79000000004')
+enqueue "$vera" check_passed "cp:$vera" '{}' >/dev/null
+enqueue "$gleb" check_passed "cp:$gleb" '{}' >/dev/null
+eb notify --channel sms
+is "$RC" 65 "a refusal in cp1251: exit 65, not a failed run"
+is "$(sql "SELECT status || '/' || attempts FROM notifications WHERE event_key = 'cp:$gleb'")" "sent/1" \
+	"the good SMS is recorded sent"
+is "$(sql "SELECT status || '/' || attempts FROM notifications WHERE event_key = 'cp:$vera'")" "dead/1" \
+	"the refused one is dead"
+like "$(sql "SELECT last_error FROM notifications WHERE event_key = 'cp:$vera'")" '^sms gateway 400: \?{5} \?{12}$' \
+	"with the gateway's reason, its bytes that are not UTF-8 as '?'"
+like "$ERR" 'notify.dead .*error="sms gateway 400: \?{5} \?{12}"' "logged the same way"
+eb notify --channel sms
+like "$OUT" "nothing to do" "nothing is sent again"
+is "$(received | grep -c "|+79000000004|")" 1 "the gateway got the good SMS once"
+echo 200 >"$SMS_DIR/mode"
+
 # gateway down: exit 75, the notice stays pending with backoff
 echo 200 >"$SMS_DIR/mode"
 stop_server "$SMS_PID"

@@ -36,5 +36,14 @@ int main(void)
 		is_str(e, "say \"x\"\\nbatch: 1\\\\", "escape_line: one line, quotes kept");
 		free(e);
 	}
+	{
+		char t[] = "\xcd\xee\xec\xe5\xf0 ok", u[] = "Номер\tзанят\x1b[0m\xc2\x85.",
+		     v[] = "ab\xd0", w[] = "\xed\xa0\x80!";
+
+		is_str(clean_text(t), "????? ok", "clean_text: cp1251 bytes become '?'");
+		is_str(clean_text(u), "Номер занят [0m  .", "UTF-8 kept, C0 and C1 controls spaces");
+		is_str(clean_text(v), "ab?", "a sequence cut short at the end");
+		is_str(clean_text(w), "??" "?!", "a surrogate is no character");
+	}
 	return done_testing();
 }
