@@ -18,11 +18,23 @@
 -- 2.3 s -> 1.3 s. (A separate queue table kept by statement triggers made
 -- every update HOT but cost more in the triggers than it saved.)
 --
--- Every statement is safe to run twice (migrate re-applies a missing version).
-ALTER TABLE checks SET (fillfactor = 60);
-ALTER TABLE checks ADD COLUMN IF NOT EXISTS queued boolean
-  GENERATED ALWAYS AS (state = 'pending') STORED;
-CREATE INDEX IF NOT EXISTS checks_queue_idx ON checks (agency, id) WHERE queued;
+-- Every statement is safe to run twice (migrate re-applies a missing version),
+-- also after later migrations: what they superseded is not brought back.
+-- The fillfactor is set only where none is (011 lowers it to 45); the queue
+-- flag and its index only while there is no check_queue table (009 replaced
+-- them with it, and dropped them).
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = 'checks'::regclass
+                 AND array_to_string(reloptions, ',') LIKE '%fillfactor=%') THEN
+    ALTER TABLE checks SET (fillfactor = 60);
+  END IF;
+  IF to_regclass('check_queue') IS NULL THEN
+    ALTER TABLE checks ADD COLUMN IF NOT EXISTS queued boolean
+      GENERATED ALWAYS AS (state = 'pending') STORED;
+    CREATE INDEX IF NOT EXISTS checks_queue_idx ON checks (agency, id) WHERE queued;
+  END IF;
+END $$;
 
 ALTER TABLE packets ADD COLUMN IF NOT EXISTS check_ids bigint[];
 UPDATE packets p SET check_ids = g.ids

@@ -17,23 +17,34 @@
 --    promise: a row per channel the citizen has, at most once per
 --    (event_key, channel).
 --
--- Safe to run twice.
+-- Safe to run twice, also after 012 (migrate re-applies a missing version):
+-- 012 replaced this enqueue_notices() by one with two more arguments and
+-- dropped it; made again beside that one, every call of five arguments
+-- would match both ("is not unique"). So it is made only while 012's does
+-- not exist.
 ALTER TABLE checks SET (fillfactor = 45);
 
-CREATE OR REPLACE FUNCTION enqueue_notices(p_event text, p_accounts bigint[], p_keys text[],
-                                           p_payloads jsonb[], p_batch bigint) RETURNS integer
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
-DECLARE
-  n integer;
+DO $do$
 BEGIN
-  INSERT INTO notifications (account_id, event, event_key, channel, payload, batch_id)
-  SELECT a.id, p_event, u.k, ch.channel, coalesce(u.p, '{}'), p_batch
-    FROM unnest(p_accounts, p_keys, p_payloads) AS u (acc, k, p)
-    JOIN accounts a ON a.id = u.acc
-    CROSS JOIN LATERAL (VALUES ('email', a.email), ('sms', a.phone)) AS ch (channel, addr)
-   WHERE ch.addr IS NOT NULL
-  ON CONFLICT (event_key, channel) DO NOTHING;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  RETURN n;
-END
-$$;
+  IF to_regprocedure('enqueue_notices(text, bigint[], text[], jsonb[], bigint, text[], text[])') IS NULL THEN
+    EXECUTE $fn$
+    CREATE OR REPLACE FUNCTION enqueue_notices(p_event text, p_accounts bigint[], p_keys text[],
+                                               p_payloads jsonb[], p_batch bigint) RETURNS integer
+    LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+    DECLARE
+      n integer;
+    BEGIN
+      INSERT INTO notifications (account_id, event, event_key, channel, payload, batch_id)
+      SELECT a.id, p_event, u.k, ch.channel, coalesce(u.p, '{}'), p_batch
+        FROM unnest(p_accounts, p_keys, p_payloads) AS u (acc, k, p)
+        JOIN accounts a ON a.id = u.acc
+        CROSS JOIN LATERAL (VALUES ('email', a.email), ('sms', a.phone)) AS ch (channel, addr)
+       WHERE ch.addr IS NOT NULL
+      ON CONFLICT (event_key, channel) DO NOTHING;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      RETURN n;
+    END
+    $$
+    $fn$;
+  END IF;
+END $do$;

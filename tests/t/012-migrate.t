@@ -52,6 +52,32 @@ like "$OUT" "\(1 migration\)" "exactly the missing migration is applied"
 is "$(sql "SELECT count(*) FROM pg_trigger WHERE tgname = 'checks_enqueue_new'")" 1 "its trigger exists again"
 is "$(sql "SELECT count(*) FROM schema_version WHERE version = 9")" 1 "and it is recorded"
 
+# filling a gap never undoes a later migration: 003's queue column and
+# index were superseded by 009, 011's enqueue_notices() by 012's
+sql "DELETE FROM schema_version WHERE version IN (3, 11)" >/dev/null
+eb migrate
+is "$RC" 0 "migrate re-applies 003 and 011"
+like "$OUT" "\(2 migrations\)" "both"
+is "$(sql "SELECT count(*) FROM pg_proc WHERE proname = 'enqueue_notices'")" 1 "still one enqueue_notices()"
+is "$(sql "SELECT enqueue_notices('check_passed', ARRAY[]::bigint[], ARRAY[]::text[], ARRAY[]::jsonb[], NULL)")" 0 \
+	"and a call with five arguments finds it"
+is "$(sql "SELECT count(*) FROM pg_attribute WHERE attrelid = 'checks'::regclass AND attname = 'queued' AND NOT attisdropped")" 0 \
+	"checks.queued is not back (009 replaced it with check_queue)"
+is "$(sql "SELECT count(*) FROM pg_class WHERE relname = 'checks_queue_idx'")" 0 "nor its index"
+# 002's index was dropped by 003; 003's fillfactor was lowered by 011 (not
+# re-applied this time); 006 added the archive chain's column
+sql "DELETE FROM schema_version WHERE version IN (2, 3, 6)" >/dev/null
+eb migrate
+is "$RC" 0 "migrate re-applies 002, 003 and 006"
+is "$(sql "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'checks'")" \
+	"fillfactor=45" "003's fillfactor is not back (011 lowered it)"
+is "$(sql "SELECT count(*) FROM pg_class WHERE relname = 'checks_sent_at_idx'")" 0 "002's index is not back"
+is "$(sql "SELECT count(*) FROM pg_attribute WHERE attrelid = 'archives'::regclass AND attname = 'seq' AND attnotnull")" \
+	1 "006's column is kept as it was"
+is "$(sql "SELECT count(*) FROM pg_constraint WHERE conrelid = 'archives'::regclass AND contype IN ('u', 'c')
+	AND pg_get_constraintdef(oid) ~ 'seq'")" 2 "with its one unique key and one check"
+is "$(sql "SELECT count(*) FROM schema_version")" "$(sql "SELECT count(DISTINCT version) FROM schema_version")" "each version once"
+
 # the outbox has no foreign key to accounts (010): the one way in,
 # enqueue_notices(), writes no notice for a citizen who does not exist
 is "$(sql "SELECT enqueue_notice(987654321, 'check_passed', 'check_passed:987654321:1', '{}', NULL)")" 0 "no notice is written for no citizen"
