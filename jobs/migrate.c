@@ -118,6 +118,10 @@ CMD(cmd_migrate)
 		printf("schema is up to date (version %d)\n", have);
 	ret = 0;
 out:
+	/* the database went away (a restart while we waited for the lock):
+	 * try later, as the help says, not a failure */
+	if (ret && db_is_down(c))
+		ret = EXIT_TEMPFAIL;
 	if (ret && c)
 		db_rollback(c);
 	free(v);

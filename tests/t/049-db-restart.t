@@ -64,4 +64,25 @@ is "$RC" 0 "the next run succeeds"
 like "$OUT" "imported $total packets .* 0 duplicates, 0 rejected" "and applies every packet"
 is "$(sql "SELECT count(*) FROM packets WHERE direction = 'response' AND status = 'applied'")" "$total" "each answer recorded once"
 is "$(sql "SELECT count(*) FROM checks WHERE state = 'sent'")" 0 "every check answered"
+
+# --- migrate: waiting for another migrator's lock when the database goes
+"$PGBIN/psql" -X -q -A -t -c "SELECT pg_advisory_lock(1, hashtext('esia-batch:migrate'))" \
+	-c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+holder=$!
+sql "DELETE FROM schema_version WHERE version = 14" >/dev/null
+"$EB" migrate >"$T/m.out" 2>"$T/m.err" &
+pid=$!
+for _ in $(seq 200); do
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'esia-batch'
+	          AND wait_event_type = 'Lock'")" = 1 ] && break
+	sleep 0.05
+done
+is "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'esia-batch' AND wait_event_type = 'Lock'")" 1 \
+	"migrate waits for the other migrator"
+restart_pg
+wait $pid
+is "$?" 75 "migrate exits 75: the database went away"
+wait $holder
+eb migrate
+is "$RC/$OUT" "0/migrated from version 13 to 14 (1 migration)" "the next run applies the migration"
 done_testing
