@@ -50,8 +50,9 @@ static const char help[] =
 	"the reason to fix, notices enqueued. Applied packets move to processed/AGENCY/;\n"
 	"refused ones to rejected/AGENCY/ with NAME.reason, changing nothing. A packet\n"
 	"imported twice is reported as a duplicate and changes nothing. Under\n"
-	"`esia-batch rerun ID` the packets batch ID refused are moved back from\n"
-	"rejected/ and imported again.\n"
+	"`esia-batch rerun ID` the inbox (or the FILEs still there) is imported as by\n"
+	"a plain run, and the packets batch ID refused are moved back from rejected/\n"
+	"and imported again.\n"
 	"One import runs at a time (a second one exits 75), with or without --parallel.\n"
 	"\n"
 	"--workers N spreads the packets over N processes, each with its own database\n"
@@ -275,11 +276,21 @@ static int take_one(struct run *r, const char *agency, const char *name, struct 
 			warning("rejected packet \"%s\" is no longer there; skipped", e);
 		free(e);
 	} else if (move_into(src, inbox, &dst) == 0) {
+		size_t i = 0;
+
 		unlink(why);
-		*w = xrealloc(*w, (*n + 2) * sizeof(**w));
-		(*w)[*n].path = dst;
-		(*w)[*n].ag = ag;
-		(*n)++;
+		/* the same bytes already waiting in the inbox (listed as the
+		 * rerun's work) are that file: imported once */
+		while (i < *n && strcmp((*w)[i].path, dst))
+			i++;
+		if (i < *n) {
+			free(dst);
+		} else {
+			*w = xrealloc(*w, (*n + 2) * sizeof(**w));
+			(*w)[*n].path = dst;
+			(*w)[*n].ag = ag;
+			(*n)++;
+		}
 		log_event(LOG_LVL_INFO, "import.retry", "file=%s agency=%s", log_quote(name, q, sizeof(q)),
 			  ag->name);
 	} else {
@@ -533,14 +544,19 @@ CMD(cmd_import_responses)
 			printf("downloaded %lld packet%s from %s (%lld skipped)\n", ds.fetched,
 			       ds.fetched == 1 ? "" : "s", import_agencies[i].org, ds.skipped);
 	}
-	/* the work: named files, or the inbox folders */
-	if (ctx->rerun_of) {
-		/* taken back from rejected/ once the batch has started */
-	} else if (nfiles) {
+	/* the work: named files, or the inbox folders; a rerun takes them as a
+	 * plain run does (a batch whose worker died left packets there), and
+	 * adds what the batch refused once its own batch has started */
+	if (nfiles) {
 		w = xcalloc(nfiles + 1, sizeof(*w));
 		for (size_t i = 0; i < nfiles; i++) {
-			char *copy = xstrdup(argv[first_file + i]), *parent = basename(dirname(copy));
+			char *copy, *parent;
 
+			/* a rerun's named file that is gone was applied or refused */
+			if (ctx->rerun_of && access(argv[first_file + i], F_OK))
+				continue;
+			copy = xstrdup(argv[first_file + i]);
+			parent = basename(dirname(copy));
 			w[n].path = xstrdup(argv[first_file + i]);
 			w[n].ag = only ? only : agency_named(parent);
 			n++;
@@ -558,7 +574,7 @@ CMD(cmd_import_responses)
 			if (st)
 				goto out;
 		}
-		if (!n) {
+		if (!n && !ctx->rerun_of) {
 			if (ctx->verbosity >= 0)
 				printf("nothing to import\n");
 			ret = ledger_job_ran(r.c, "import-responses", NULL) ? EXIT_FAILED : EXIT_DONE;

@@ -115,6 +115,16 @@ is "$RC" 65 "a 244-byte name: refused, not a failed run"
 kept=$(listed "$(last_import)")
 is "${#kept}" 200 "kept under its first 200 bytes"
 ok $([ -s "$SP/rejected/pfr/$kept" ] && [ -s "$SP/rejected/pfr/$kept.reason" ]; echo $?) "with its .reason"
+# a rerun imports the inbox too: a refused packet whose same bytes were put
+# back in the inbox meanwhile is that packet, imported (here refused) once
+printf '<Nope>' >"$SP/inbox/pfr/d.xml"
+eb import-responses --agency pfr
+bd=$(last_import)
+cp "$SP/rejected/pfr/d.xml" "$SP/inbox/pfr/d.xml"
+eb rerun "$bd"
+is "$RC $(grep -c 'event=import.rejected file=d.xml' <<<"$ERR")" "65 1" "the packet in rejected/ and its copy in the inbox: refused once"
+is "$(ls "$SP/rejected/pfr" | grep '^d\.' | tr '\n' ' ')$(ls "$SP/inbox/pfr" | wc -l)" "d.xml d.xml.reason 0" \
+	"kept once with its reason, the inbox empty"
 # only line 3 of a .reason names the batch: a "batch:" line among the details is text
 printf '<Nope>' >"$SP/rejected/pfr/z.xml"
 printf 'what failed\nfile: z.xml\nbatch: 999999\nbatch: %s\n' "$b1" >"$SP/rejected/pfr/z.xml.reason"
