@@ -1016,10 +1016,13 @@ CMD(cmd_archive)
 	snprintf(dayss, sizeof(dayss), "%lld", days);
 	upload_agencies(R.cfg, uploads, sizeof(uploads));
 
-	/* nothing to do: say so quickly, leave no ledger noise */
+	/* nothing to do: say so quickly, leave no ledger noise (but a rerun's) */
+	params = batch_params_argv(argc, argv, ctx->parallel);
 	if (count_work(R.c, p, &todo, &held))
 		goto out;
 	if (!todo) {
+		int st;
+
 		log_held(&held);
 		if (log_verbosity() >= 0 && held.codes + held.upload)
 			printf("nothing to archive (%lld batch%s held back, see the log)\n",
@@ -1027,7 +1030,8 @@ CMD(cmd_archive)
 		else if (log_verbosity() >= 0)
 			printf("nothing to archive (no finished batch older than %lld day%s)\n", days,
 			       days == 1 ? "" : "s");
-		ret = ledger_job_ran(R.c, "archive", NULL) ? EXIT_FAILED : 0;
+		st = ledger_nothing_to_do(R.c, "archive", NULL, LOCK_EXCLUSIVE, params, ctx->rerun_of);
+		ret = st == EXIT_TEMPFAIL ? EXIT_TEMPFAIL : st ? EXIT_FAILED : 0;
 		goto out;
 	}
 	if (!*R.cert) {
@@ -1043,7 +1047,6 @@ CMD(cmd_archive)
 	if (mkdir_p(R.dir, 0700))
 		goto out;
 
-	params = batch_params_argv(argc, argv, ctx->parallel);
 	switch (batch_start(R.c, &R.b, "archive", NULL, LOCK_EXCLUSIVE, params, ctx->rerun_of)) {
 	case 0:
 		started = 1;

@@ -372,6 +372,9 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 	struct progress pr;
 	char *params = NULL, *spool = NULL;
 	int ret = EXIT_FAILED, started = 0, work, st;
+	/* alone, the claim locks no rows (see export_packet.c): a plain run and
+	 * --parallel runs of one agency must not overlap */
+	enum batch_lock lock = ctx->parallel ? LOCK_SHARED : LOCK_EXCLUSIVE;
 	const char *status = "failed";
 	char errmsg[300] = "";
 
@@ -397,10 +400,12 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 		ret = db_is_down(c) ? EXIT_TEMPFAIL : EXIT_FAILED;
 		goto out;
 	}
+	params = batch_params_argv(argc, argv, ctx->parallel);
 	if (!work) {
 		if (ctx->verbosity >= 0)
 			printf("export-checks %s: nothing to do\n", ag->name);
-		ret = ledger_job_ran(c, "export-checks", ag->name) ? EXIT_FAILED : EXIT_DONE;
+		st = ledger_nothing_to_do(c, "export-checks", ag->name, lock, params, ctx->rerun_of);
+		ret = st == EXIT_TEMPFAIL ? EXIT_TEMPFAIL : st ? EXIT_FAILED : EXIT_DONE;
 		goto out;
 	}
 
@@ -408,11 +413,7 @@ static int run_agency(struct ctx *ctx, const struct agency *ag, struct lazy_sign
 	if (!r.signer)
 		goto out;
 	r.sig_bytes = packet_frame_bytes(&r);
-	params = batch_params_argv(argc, argv, ctx->parallel);
-	/* alone, the claim locks no rows (see export_packet.c): a plain run and
-	 * --parallel runs of one agency must not overlap */
-	st = batch_start(c, &r.b, "export-checks", ag->name,
-			 ctx->parallel ? LOCK_SHARED : LOCK_EXCLUSIVE, params, ctx->rerun_of);
+	st = batch_start(c, &r.b, "export-checks", ag->name, lock, params, ctx->rerun_of);
 	if (st) {
 		ret = st == EXIT_TEMPFAIL ? EXIT_TEMPFAIL : EXIT_FAILED;
 		goto out;

@@ -164,6 +164,20 @@ int ledger_job_ran(PGconn *c, const char *job, const char *scope)
 	return ledger_write_metrics(c);
 }
 
+int ledger_nothing_to_do(PGconn *c, const char *job, const char *scope, enum batch_lock lock,
+			 const char *params_json, long long rerun_of)
+{
+	struct batch b;
+	int st;
+
+	if (!rerun_of)
+		return ledger_job_ran(c, job, scope);
+	st = batch_start(c, &b, job, scope, lock, params_json, rerun_of);
+	if (st)
+		return st;
+	return batch_finish(c, &b, "succeeded", NULL);
+}
+
 int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err)
 {
 	char id[24], rec[24], rej[24], *why = NULL;

@@ -55,6 +55,13 @@ int ledger_write_metrics(PGconn *c);
 /* A run of job (scope NULL = none) that found nothing to do ended: noted in
  * job_runs (batch_finish notes the others) and the metrics rewritten. */
 int ledger_job_ran(PGconn *c, const char *job, const char *scope);
+/* The same for a run that may be a rerun (rerun_of set): the operator's
+ * rerun is recorded even when nothing was left to do, as a batch that
+ * succeeded with no records (taking the lock as batch_start does), so the
+ * ledger shows it and the batch it reran counts as rerun. 0, EXIT_TEMPFAIL
+ * (lock held; message printed) or -1. */
+int ledger_nothing_to_do(PGconn *c, const char *job, const char *scope, enum batch_lock lock,
+			 const char *params_json, long long rerun_of);
 
 /* {"argv": [...]} for the params column: what `rerun` replays. argv[0] is
  * the command name; "parallel": true when the run had the global

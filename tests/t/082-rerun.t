@@ -25,6 +25,34 @@ eb rerun "$dead"
 is "$RC" 1 "a second rerun of the same batch is refused"
 like "$ERR" "already rerun successfully as batch $new" "and names the rerun"
 
+# killed again (FMS), and the next cron run exports everything: the rerun has
+# nothing left to do, yet it is the operator's action and is recorded, so the
+# abandoned batch counts as rerun
+faulty export.after_write:kill export-checks --agency fms
+dead2=$(sql "SELECT max(id) FROM batches WHERE job = 'export-checks'")
+eb export-checks --agency fms
+like "$RC $(sql "SELECT status FROM batches WHERE id = $dead2")" "^(0|65) abandoned$" \
+	"the next run exports what the killed one left (exit $RC: some checks refused locally)"
+eb rerun "$dead2"
+is "$RC/$OUT" "0/export-checks fms: nothing to do" "its rerun has nothing left to do"
+is "$(sql "SELECT status || ' ' || records FROM batches WHERE rerun_of = $dead2")" "succeeded 0" \
+	"and is recorded as a batch that did nothing"
+eb status
+unlike "$OUT" "abandoned batches" "status no longer lists the abandoned export"
+eb rerun "$dead2"
+like "$RC $ERR" "^1 .*already rerun successfully" "a second rerun is refused"
+eb rerun "$dead2" --force
+is "$RC $(sql "SELECT count(*) FROM batches WHERE rerun_of = $dead2 AND status = 'succeeded'")" "0 2" \
+	"with --force it is recorded again"
+# the same for an archive run that failed, when nothing is left to archive
+ab=$(sql "INSERT INTO batches (job, status, finished_at, params) VALUES ('archive', 'failed', now(),
+	'{\"argv\": [\"archive\"]}') RETURNING id")
+eb rerun "$ab"
+like "$RC $OUT" "^0 nothing to archive" "the rerun of a failed archive batch has nothing to archive"
+is "$(sql "SELECT status || ' ' || records FROM batches WHERE rerun_of = $ab")" "succeeded 0" "and is recorded"
+eb status
+unlike "$OUT" "failed batches" "status lists no failed batch"
+
 # print: a batch that recorded letters (here partial: one address cannot be
 # printed) is rerun only with --force, which reissues its letters
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/hmac.key"
