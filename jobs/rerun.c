@@ -29,7 +29,8 @@ static const char help[] =
 	"                    letters that were never posted)\n"
 	"  notify            its dead notices are retried\n"
 	"The new batch records rerun_of. A running batch is refused; a succeeded batch,\n"
-	"or one already rerun successfully, is refused unless --force.\n"
+	"or one already rerun successfully (also by a rerun of its rerun), is refused\n"
+	"unless --force. A rerun that finds nothing left to do is still recorded.\n"
 	"\n"
 	"Exit: as the job's own exit codes; 1 when refused, 2 usage, 75 lock held.\n";
 
@@ -65,8 +66,9 @@ CMD(cmd_rerun)
 		goto out;
 	p[0] = id;
 	r = db_query(c,
-		"SELECT b.job, b.status, b.params -> 'argv',"
-		" (SELECT max(x.id) FROM batches x WHERE x.rerun_of = b.id AND x.status = 'succeeded'),"
+		"WITH RECURSIVE " LEDGER_SETTLED_CTE
+		" SELECT b.job, b.status, b.params -> 'argv',"
+		" (SELECT max(s.by) FROM settled s WHERE s.id = b.id),"
 		" jsonb_typeof(b.params -> 'argv'),"
 		" coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(b.params -> 'argv') = 'array'"
 		"   THEN b.params -> 'argv' END), 0),"

@@ -8,6 +8,7 @@
 #include "db.h"
 #include "esia-batch.h"
 #include "json.h"
+#include "ledger.h"
 #include "rejected.h"
 
 static const char help[] =
@@ -16,9 +17,10 @@ static const char help[] =
 	"Accounts per level, checks per state with the age of the oldest waiting one,\n"
 	"letters and codes per state, notifications pending and dead, the last success\n"
 	"and failure of every job, and a list of what needs an operator: abandoned or\n"
-	"failed batches, request packets waiting for upload, dead notices, rejected\n"
-	"packets, checks in error, addresses that cannot be printed, blocked codes\n"
-	"(a partial batch shows through what it left, not as a batch to rerun).\n"
+	"failed batches not rerun successfully (directly or by a rerun of a rerun),\n"
+	"request packets waiting for upload, dead notices, rejected packets, checks in\n"
+	"error, addresses that cannot be printed, blocked codes (a partial batch shows\n"
+	"through what it left, not as a batch to rerun).\n"
 	"Read-only; the auditor role may run it.\n"
 	"\n"
 	"Exit: 0, 1 failed, 2 usage, 75 database unreachable.\n";
@@ -45,17 +47,19 @@ static const char *const sections[][2] = {
 	  " to_char(max(finished_at), 'YYYY-MM-DD HH24:MI:SS') || ' (batch ' || max(id) || ')'"
 	  " FROM batches WHERE status IN ('failed', 'partial', 'abandoned') GROUP BY job, scope ORDER BY 1" },
 	{ "needs an operator",
-	  "SELECT what, n::text FROM ("
+	  /* settled: rerun successfully, directly or down a chain of reruns */
+	  "WITH RECURSIVE " LEDGER_SETTLED_CTE
+	  " SELECT what, n::text FROM ("
 	  " SELECT 1 AS o, 'abandoned batches (esia-batch batches --status abandoned)' AS what,"
-	  "   count(*) AS n FROM batches WHERE status = 'abandoned'"
-	  "   AND NOT EXISTS (SELECT 1 FROM batches r WHERE r.rerun_of = batches.id AND r.status = 'succeeded')"
+	  "   count(*) AS n FROM batches b WHERE status = 'abandoned'"
+	  "   AND NOT EXISTS (SELECT 1 FROM settled s WHERE s.id = b.id)"
 	  /* partial batches are not listed as such: what they left (rejected
 	   * packets, dead notices, unprintable addresses, packets waiting for
 	   * upload) has its own line, and rerunning a partial print batch would
 	   * reissue every letter in it */
 	  " UNION ALL SELECT 2, 'failed batches not yet rerun (esia-batch batches --failed)',"
 	  "   count(*) FROM batches b WHERE status = 'failed'"
-	  "   AND NOT EXISTS (SELECT 1 FROM batches r WHERE r.rerun_of = b.id AND r.status = 'succeeded')"
+	  "   AND NOT EXISTS (SELECT 1 FROM settled s WHERE s.id = b.id)"
 	  " UNION ALL SELECT 3, 'request packets not uploaded for over an hour (is the agency down?)',"
 	  "   count(*) FROM packets WHERE direction = 'request' AND status = 'written'"
 	  "   AND created_at < now() - interval '1 hour' AND agency = ANY (string_to_array($1, ','))"

@@ -63,6 +63,17 @@ int ledger_job_ran(PGconn *c, const char *job, const char *scope);
 int ledger_nothing_to_do(PGconn *c, const char *job, const char *scope, enum batch_lock lock,
 			 const char *params_json, long long rerun_of);
 
+/* The batches a rerun settled, for WITH RECURSIVE: settled (id, by) holds
+ * every batch with a succeeded batch `by` somewhere down its chain of reruns
+ * (its rerun, the rerun of that rerun...: 3 failed, 4 rerun of 3 failed, 5
+ * rerun of 4 succeeded settles 3 and 4). `status` does not list a settled
+ * batch; `rerun` refuses one without --force. */
+#define LEDGER_SETTLED_CTE                                                              \
+	"settled (id, by) AS (SELECT rerun_of, id FROM batches"                         \
+	" WHERE status = 'succeeded' AND rerun_of IS NOT NULL"                          \
+	" UNION SELECT b.rerun_of, s.by FROM settled s JOIN batches b ON b.id = s.id"   \
+	" WHERE b.rerun_of IS NOT NULL)"
+
 /* {"argv": [...]} for the params column: what `rerun` replays. argv[0] is
  * the command name; "parallel": true when the run had the global
  * --parallel, which argv no longer holds. Caller frees. */

@@ -149,4 +149,28 @@ eb rerun 424242
 like "$ERR" "no batch 424242" "rerun of a missing batch"
 eb rerun
 is "$RC" 2 "rerun without an id is a usage error"
+
+# rerun chains: a batch is settled when a rerun of it, or a rerun of that
+# rerun, succeeded (3 failed, 4 rerun of 3 failed, 5 rerun of 4 succeeded)
+eb status
+before=$(grep -E 'abandoned batches|failed batches' <<<"$OUT")
+chain() { # FIRST-STATUS: three batches, the ids
+	local a b c argv='{"argv": ["archive"]}'
+	a=$(sql "INSERT INTO batches (job, status, finished_at, params) VALUES ('archive', '$1', now(), '$argv') RETURNING id")
+	b=$(sql "INSERT INTO batches (job, status, finished_at, params, rerun_of) VALUES ('archive', 'failed', now(), '$argv', $a) RETURNING id")
+	c=$(sql "INSERT INTO batches (job, status, finished_at, params, rerun_of) VALUES ('archive', 'succeeded', now(), '$argv', $b) RETURNING id")
+	echo "$a $b $c"
+}
+read -r f1 f2 f3 <<<"$(chain failed)"
+read -r a1 a2 a3 <<<"$(chain abandoned)"
+eb status
+is "$(grep -E 'abandoned batches|failed batches' <<<"$OUT")" "$before" \
+	"a failed or abandoned batch whose rerun failed and whose rerun's rerun succeeded is not listed, nor that rerun"
+eb rerun "$f1"
+is "$RC" 1 "rerun of a batch settled down its chain is refused"
+like "$ERR" "already rerun successfully as batch $f3" "and names the rerun that settled it"
+eb rerun "$a2"
+like "$RC $ERR" "^1 .*already rerun successfully as batch $a3" "so is the rerun of the failed rerun in the middle"
+eb rerun "$f1" --force
+is "$RC $(sql "SELECT count(*) FROM batches WHERE rerun_of = $f1")" "0 2" "--force runs it again"
 done_testing
