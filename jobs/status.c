@@ -25,6 +25,14 @@ static const char help[] =
 	"\n"
 	"Exit: 0, 1 failed, 2 usage, 75 database unreachable.\n";
 
+/* The latest finished batch per job and scope among those WHERE: its own
+ * time and id (overlapping runs finish out of id order). */
+#define LAST_BATCH(where)                                                                       \
+	"SELECT job || CASE WHEN scope <> '' THEN ' ' || scope ELSE '' END,"                     \
+	" to_char(finished_at, 'YYYY-MM-DD HH24:MI:SS') || ' (batch ' || id || ')'"              \
+	" FROM (SELECT DISTINCT ON (job, scope) job, scope, finished_at, id FROM batches"        \
+	"  WHERE " where " ORDER BY job, scope, finished_at DESC, id DESC) x ORDER BY 1"
+
 /* Each section: a title and a query of (key, value) rows. */
 static const char *const sections[][2] = {
 	{ "accounts", "SELECT level, count(*)::text FROM accounts GROUP BY 1 ORDER BY 1" },
@@ -38,14 +46,8 @@ static const char *const sections[][2] = {
 	{ "activation codes", "SELECT status, count(*)::text FROM activation_codes GROUP BY 1 ORDER BY 1" },
 	{ "notifications",
 	  "SELECT channel || ' ' || status, count(*)::text FROM notifications GROUP BY 1 ORDER BY 1" },
-	{ "last success",
-	  "SELECT job || CASE WHEN scope <> '' THEN ' ' || scope ELSE '' END,"
-	  " to_char(max(finished_at), 'YYYY-MM-DD HH24:MI:SS') || ' (batch ' || max(id) || ')'"
-	  " FROM batches WHERE status = 'succeeded' GROUP BY job, scope ORDER BY 1" },
-	{ "last failure",
-	  "SELECT job || CASE WHEN scope <> '' THEN ' ' || scope ELSE '' END,"
-	  " to_char(max(finished_at), 'YYYY-MM-DD HH24:MI:SS') || ' (batch ' || max(id) || ')'"
-	  " FROM batches WHERE status IN ('failed', 'partial', 'abandoned') GROUP BY job, scope ORDER BY 1" },
+	{ "last success", LAST_BATCH("status = 'succeeded'") },
+	{ "last failure", LAST_BATCH("status IN ('failed', 'partial', 'abandoned')") },
 	{ "needs an operator",
 	  /* settled: rerun successfully, directly or down a chain of reruns */
 	  "WITH RECURSIVE " LEDGER_SETTLED_CTE

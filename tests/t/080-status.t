@@ -51,6 +51,25 @@ printf '%s' "$OUT" >"$T/status.json"
 got=$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["accounts"]["standard"], d["checks"]["fms pending"])' "$T/status.json")
 is "$got" "$std $(sql "SELECT count(*) FROM checks WHERE agency = 'fms' AND state = 'pending'")" "JSON numbers match the database"
 
+# last success and failure: the latest finished batch's own time and id, also
+# when an earlier batch of overlapping runs finished last
+last2() { # STATUS: batches finished 23:50:01 (the first) and 23:45:00 (the second)
+	sql "INSERT INTO batches (job, status, started_at, finished_at) VALUES
+	     ('overlap-job', '$1', '2030-01-01 23:40', '2030-01-01 23:50:01'),
+	     ('overlap-job', '$1', '2030-01-01 23:41', '2030-01-01 23:45:00') RETURNING id" | head -1
+}
+ls_id=$(last2 succeeded)
+lf_id=$(last2 failed)
+eb status
+like "$OUT" "overlap-job +2030-01-01 23:50:01 \(batch $ls_id\)" "last success: the time and id of one batch"
+like "$(sed -n '/^last failure/,/^$/p' <<<"$OUT")" "overlap-job +2030-01-01 23:50:01 \(batch $lf_id\)" \
+	"last failure: the time and id of one batch"
+eb status --json
+printf '%s' "$OUT" >"$T/status.json"
+is "$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["last success"]["overlap-job"]); print(d["last failure"]["overlap-job"])' "$T/status.json")" \
+	"2030-01-01 23:50:01 (batch $ls_id)
+2030-01-01 23:50:01 (batch $lf_id)" "and so in --json"
+
 # metrics follow the ledger and parse as Prometheus text format
 export LEDGER_METRICS="$T/metrics/esia.prom"
 "$LR" metrics-job >/dev/null 2>&1
