@@ -67,7 +67,8 @@ static const char help[] =
 	"  --limit N      at most N letters (default and cap: [letters] max_per_batch)\n"
 	"  --account ID   reissue for one account: its live code and letter are revoked\n"
 	"                 and a new letter is printed\n"
-	"`esia-batch rerun BATCH` of a print batch reissues for that batch's accounts.\n"
+	"`esia-batch rerun BATCH` of a print batch reissues for that batch's accounts\n"
+	"(of a reissue that died before recording: for those of the batch it reissued).\n"
 	"\n"
 	"Exit: 0 done or nothing to do, 1 failed (nothing recorded; tracking numbers\n"
 	"already burned stay burned; or recorded but manifest.json not written: the\n"
@@ -98,6 +99,7 @@ struct job {
 	long long ttl, account, limit;
 	int mass;
 	const char *mode; /* "new", "account", "rerun" */
+	char scope[256];  /* "rerun": the accounts reissued (rerun_source) */
 	char *dir;
 	PGresult *claim;     /* the current FETCH of the claim cursor */
 	int base, rows;      /* its first row's index in the batch; its rows */
@@ -126,12 +128,12 @@ struct job {
 	"NOT EXISTS (SELECT 1 FROM activation_codes k WHERE k.account_id = a.id" \
 	" AND k.status IN ('live', 'blocked', 'expired'))"
 
-static const char *scope_sql(const char *mode)
+static const char *scope_sql(struct job *j)
 {
-	if (!strcmp(mode, "account"))
+	if (!strcmp(j->mode, "account"))
 		return "a.id = $1::bigint";
-	if (!strcmp(mode, "rerun"))
-		return "a.id IN (SELECT account_id FROM letters WHERE batch_id = $1::bigint)";
+	if (!strcmp(j->mode, "rerun"))
+		return j->scope;
 	return "$1::bigint IS NOT NULL AND " NO_LIVE_CODE;
 }
 
@@ -150,7 +152,7 @@ static int flag_addresses(struct job *j)
 			" FROM (SELECT a.id, " ADDRESS_PROBLEM " AS reason FROM accounts a"
 			"        WHERE " MAIL_ACCOUNT " AND %s FOR UPDATE SKIP LOCKED) v"
 			" WHERE u.id = v.id AND u.address_problem IS DISTINCT FROM v.reason"
-			" RETURNING u.id, v.reason", scope_sql(j->mode));
+			" RETURNING u.id, v.reason", scope_sql(j));
 	r = db_query(j->c, sql, 1, p);
 	free(sql);
 	if (!r)
@@ -269,7 +271,7 @@ static int claim(struct job *j)
 	sql = xasprintf("SELECT " CLAIM_COLS " FROM accounts a WHERE " MAIL_ACCOUNT " AND a.address_problem IS NULL"
 			" AND (" ADDRESS_PROBLEM ") IS NULL AND %s"
 			" ORDER BY a.id LIMIT $2::bigint FOR UPDATE OF a SKIP LOCKED",
-			scope_sql(j->mode));
+			scope_sql(j));
 	{
 		char *decl = xasprintf("DECLARE print_claim NO SCROLL CURSOR FOR %s", sql);
 
@@ -770,6 +772,53 @@ static int setup(struct job *j)
 	return 0;
 }
 
+/* Whose letters a rerun reissues: the accounts of the batch it reruns
+ * ($1 = j->account). A batch that recorded none died before its commit; if
+ * it was itself a rerun (a reissue), that reissue is still owed: follow
+ * rerun_of to the batch that holds letters, less the accounts printed for
+ * after the dead one (a later reissue or --account gave them newer letters,
+ * which are not to be voided). Only a chain ending in a plain run without
+ * letters becomes a plain run: its accounts still have no live code. */
+static int rerun_source(struct job *j)
+{
+	char id[24];
+	const char *p[1] = { id };
+	PGresult *r;
+
+	snprintf(id, sizeof(id), "%lld", j->ctx->rerun_of);
+	r = db_query(j->c,
+		"WITH RECURSIVE chain (id, rerun_of, has) AS ("
+		"  SELECT id, rerun_of, EXISTS (SELECT 1 FROM letters l WHERE l.batch_id = b.id)"
+		"  FROM batches b WHERE id = $1::bigint"
+		"  UNION ALL"
+		"  SELECT b.id, b.rerun_of, EXISTS (SELECT 1 FROM letters l WHERE l.batch_id = b.id)"
+		"  FROM chain c JOIN batches b ON b.id = c.rerun_of WHERE NOT c.has)"
+		" SELECT c.id, (SELECT count(DISTINCT l.account_id) FROM letters l"
+		"   WHERE l.batch_id = c.id AND EXISTS (SELECT 1 FROM letters n"
+		"    WHERE n.account_id = l.account_id AND n.batch_id > $1::bigint))"
+		" FROM chain c WHERE c.has", 1, p);
+	if (!r)
+		return -1;
+	snprintf(j->scope, sizeof(j->scope), "%s",
+		 "a.id IN (SELECT account_id FROM letters WHERE batch_id = $1::bigint)");
+	if (!PQntuples(r)) {
+		log_event(LOG_LVL_INFO, "print.rerun_empty", "rerun_of=%lld", j->ctx->rerun_of);
+		j->mode = "new";
+	} else {
+		j->account = atoll(PQgetvalue(r, 0, 0));
+		if (j->account != j->ctx->rerun_of) {
+			snprintf(j->scope + strlen(j->scope), sizeof(j->scope) - strlen(j->scope),
+				 " AND NOT EXISTS (SELECT 1 FROM letters n WHERE n.account_id = a.id"
+				 " AND n.batch_id > %lld)", j->ctx->rerun_of);
+			log_event(LOG_LVL_INFO, "print.rerun_reissue",
+				  "rerun_of=%lld reissue_of=%lld printed_since=%s", j->ctx->rerun_of,
+				  j->account, PQgetvalue(r, 0, 1));
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
 CMD(cmd_print_letters)
 {
 	struct job j;
@@ -800,23 +849,8 @@ CMD(cmd_print_letters)
 		ret = rc == EXIT_TEMPFAIL ? EXIT_TEMPFAIL : EXIT_FAILED;
 		goto out;
 	}
-	if (!strcmp(j.mode, "rerun")) {
-		char id[24], *v;
-		const char *p[1] = { id };
-
-		snprintf(id, sizeof(id), "%lld", ctx->rerun_of);
-		j.account = ctx->rerun_of; /* scope_sql's $1 */
-		v = db_scalar(j.c, "SELECT count(*) FROM letters WHERE batch_id = $1::bigint", 1, p);
-		if (!v)
-			goto fail;
-		if (!strcmp(v, "0")) {
-			/* the batch recorded nothing (it crashed): its accounts still
-			 * have no live code, so a normal run serves them */
-			log_event(LOG_LVL_INFO, "print.rerun_empty", "rerun_of=%lld", ctx->rerun_of);
-			j.mode = "new";
-		}
-		free(v);
-	}
+	if (!strcmp(j.mode, "rerun") && rerun_source(&j))
+		goto fail;
 
 	/* claim */
 	if (settle_folders(&j) || flag_addresses(&j) || claim(&j))

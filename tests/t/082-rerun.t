@@ -85,4 +85,67 @@ is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $pb AND status = 'revok
 is "$(sql "SELECT count(*) FROM activation_codes WHERE id IN ($old_codes) AND status = 'revoked'")" 4 "the old codes are revoked"
 is "$(sql "SELECT count(*) FROM activation_codes WHERE status = 'live'")" 4 "one live code per account"
 is "$(sql "SELECT count(DISTINCT barcode) FROM letters")" 8 "new tracking numbers, none reused"
+
+# a reissue killed before recording: its rerun is that reissue (of the batch
+# along rerun_of that holds the letters), not a plain run finding nothing
+old_codes=$(sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM activation_codes WHERE status = 'live'")
+faulty print.after_burn:kill rerun "$rb" --force
+is "$RC" 137 "a reissue killed before recording its letters"
+kb=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+is "$(sql "SELECT rerun_of || '/' || (SELECT count(*) FROM letters WHERE batch_id = $kb) FROM batches
+	WHERE id = $kb")" "$rb/0" "it was a rerun of batch $rb and recorded nothing"
+eb rerun "$kb"
+is "$RC" 0 "the rerun of the killed reissue runs"
+[ "$RC" = 0 ] || diag "$OUT $ERR"
+unlike "$OUT" "nothing to print" "and does not find nothing to print"
+nb=$(sql "SELECT id FROM batches WHERE rerun_of = $kb")
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = '$nb'")" 4 "four new letters: batch $rb's accounts reissued"
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = $rb AND status = 'revoked'")" 4 "batch $rb's letters are revoked"
+is "$(sql "SELECT count(*) FROM activation_codes WHERE id IN ($old_codes) AND status = 'revoked'")" 4 \
+	"and their codes"
+is "$(sql "SELECT count(*) FROM activation_codes WHERE status = 'live'")" 4 "one live code per account"
+
+# ... less the accounts printed for since the killed reissue: their newer
+# letters (a reissue by hand, --account) are not voided
+faulty print.after_burn:kill rerun "$nb" --force
+is "$RC" 137 "another reissue killed before recording"
+kb2=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+eb rerun "$nb" --force
+is "$RC" 0 "batch $nb reissued again by hand"
+r3=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+live=$(sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM activation_codes WHERE status = 'live'")
+eb rerun "$kb2"
+is "$RC/$OUT" "0/nothing to print" "the killed reissue's rerun then has nothing left to do"
+is "$(sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM activation_codes WHERE status = 'live'")" "$live" \
+	"and revokes no code"
+faulty print.after_burn:kill rerun "$r3" --force
+is "$RC" 137 "a third reissue killed before recording"
+kb3=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+acct=$(sql "SELECT min(account_id) FROM letters WHERE batch_id = $r3")
+eb print-letters --account "$acct"
+is "$RC" 0 "one of its accounts reissued by hand meanwhile"
+live1=$(sql "SELECT id FROM activation_codes WHERE status = 'live' AND account_id = $acct")
+eb rerun "$kb3"
+is "$RC" 0 "the killed reissue's rerun"
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = (SELECT id FROM batches WHERE rerun_of = $kb3)")" 3 \
+	"reissues the other three accounts of batch $r3"
+is "$(sql "SELECT id FROM activation_codes WHERE status = 'live' AND account_id = $acct")" "$live1" \
+	"and leaves the fourth its newer code"
+is "$(sql "SELECT count(*) FROM activation_codes WHERE status = 'live'")" 4 "one live code per account"
+
+# a plain run killed before recording: its rerun is a plain run (its accounts
+# still have no live code), which revokes nothing
+sql "UPDATE accounts SET level = 'standard', data_status = 'verified'
+     WHERE id IN (SELECT id FROM accounts WHERE confirm_method = 'mail' AND level = 'simplified'
+                   AND postal_index IS NOT NULL AND house IS NOT NULL ORDER BY id LIMIT 2)" >/dev/null
+live=$(sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM activation_codes WHERE status = 'live'")
+faulty print.after_burn:kill print-letters
+is "$RC" 137 "a plain run killed before recording"
+pk=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+eb rerun "$pk"
+is "$RC" 0 "its rerun runs"
+is "$(sql "SELECT count(*) FROM letters WHERE batch_id = (SELECT id FROM batches WHERE rerun_of = $pk)")" 2 \
+	"and prints the two new accounts"
+is "$(sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM activation_codes
+	WHERE status = 'live' AND id IN ($live)")" "$live" "revoking no other code"
 done_testing
