@@ -112,14 +112,24 @@ struct job {
 	int commit_sent;     /* COMMIT was sent: its outcome may be unknown */
 };
 
+/* A text column without the whitespace around it, as SQL: btrim(x) alone
+ * strips only spaces, and a part that is a tab, a newline or a no-break
+ * space passed as present and printed empty. Unicode's White_Space, with
+ * the invisible U+200B and U+FEFF. What is tested and what is printed are
+ * trimmed the same way. */
+#define TRIM(x) \
+	"btrim(" x ", E' \\t\\n\\r\\x0b\\f\\u0085\\u00a0\\u1680\\u2000\\u2001\\u2002\\u2003\\u2004" \
+	"\\u2005\\u2006\\u2007\\u2008\\u2009\\u200a\\u200b\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff')"
+
 /* The reason an address cannot be printed, as SQL over accounts (NULL = fine).
- * Mirrors valid_index() for the index. */
+ * Mirrors valid_index() for the index (the column's CHECK admits no
+ * whitespace, so it needs no trimming). */
 #define ADDRESS_PROBLEM \
 	"CASE WHEN postal_index IS NULL THEN 'postal index missing'" \
 	" WHEN postal_index !~ '^[1-9][0-9]{5}$' THEN 'postal index must be 6 digits, not starting with 0'" \
-	" WHEN coalesce(btrim(locality), '') = '' THEN 'locality missing'" \
-	" WHEN coalesce(btrim(street), '') = '' THEN 'street missing'" \
-	" WHEN coalesce(btrim(house), '') = '' THEN 'house missing' END"
+	" WHEN coalesce(" TRIM("locality") ", '') = '' THEN 'locality missing'" \
+	" WHEN coalesce(" TRIM("street") ", '') = '' THEN 'street missing'" \
+	" WHEN coalesce(" TRIM("house") ", '') = '' THEN 'house missing' END"
 
 #define MAIL_ACCOUNT "a.level = 'standard' AND a.confirm_method = 'mail'"
 /* Never printed, or the last letter was revoked. A blocked or expired code
@@ -172,9 +182,9 @@ static int flag_addresses(struct job *j)
 }
 
 #define CLAIM_COLS \
-	"a.id, a.family_name, a.first_name, coalesce(a.patronymic, ''), a.postal_index," \
-	" coalesce(a.region, ''), coalesce(a.district, ''), btrim(a.locality), btrim(a.street)," \
-	" btrim(a.house), coalesce(btrim(a.flat), '')"
+	"a.id, " TRIM("a.family_name") ", " TRIM("a.first_name") ", coalesce(" TRIM("a.patronymic") ", '')," \
+	" a.postal_index, coalesce(" TRIM("a.region") ", ''), coalesce(" TRIM("a.district") ", '')," \
+	" " TRIM("a.locality") ", " TRIM("a.street") ", " TRIM("a.house") ", coalesce(" TRIM("a.flat") ", '')"
 
 /* The cursor tested NO_LIVE_CODE against its own (older) snapshot, and
  * FOR UPDATE re-tests only rows that were updated: a parallel run that

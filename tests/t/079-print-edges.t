@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# print-letters at the edges of its input and of the disk: address fields
+# that hold only whitespace (tab, newline, no-break space) are missing, and
+# what is printed is trimmed of all of it.
+. "$(dirname "$0")/../lib/harness.sh"
+. "$(dirname "$0")/../lib/letters.sh"
+
+make_accounts
+# addresses whose required parts are whitespace of other kinds than spaces
+sql "INSERT INTO accounts (level, family_name, first_name, snils, passport_series, passport_number,
+	email, postal_index, region, locality, street, house, confirm_method) VALUES
+ ('standard', 'Таб', 'Ь', '11223344595', '4601', '000001', 't@example.ru', '101000', 'г. Москва',
+  E'\t', 'ул. Мясницкая', '1', 'mail'),
+ ('standard', 'Перевод', 'Ь', '11223344595', '4601', '000002', 'n@example.ru', '101000', 'г. Москва',
+  'Москва', E'\n', '1', 'mail'),
+ ('standard', 'Неразрывный', 'Ь', '11223344595', '4601', '000003', 'b@example.ru', '101000', 'г. Москва',
+  'Москва', E'\u00a0', '1', 'mail'),
+ ('standard', 'Возврат', 'Ь', '11223344595', '4601', '000004', 'r@example.ru', '101000', 'г. Москва',
+  'Москва', 'ул. Мясницкая', E'\r\n', 'mail'),
+ ('standard', 'Смесь', 'Ь', '11223344595', '4601', '000005', 'm@example.ru', '101000', 'г. Москва',
+  E'\u00a0 \t\u2003\u3000', 'ул. Мясницкая', '1', 'mail')" >/dev/null
+# a printable address whose every part carries such whitespace around it
+sql "INSERT INTO accounts (level, family_name, first_name, patronymic, snils, passport_series,
+	passport_number, email, postal_index, region, district, locality, street, house, flat, confirm_method)
+	VALUES ('standard', E'Пробельный\t', E'\u00a0Игорь', E'\n', '11223344595', '4601', '000006',
+	'p@example.ru', '432011', E'\tУльяновская обл.\n', E'\u00a0', E' Майна\u00a0', E'\nул. Лесная\t',
+	E' 3\r', E'\t\r\n', 'mail')" >/dev/null
+
+eb print-letters
+is "$RC" 65 "whitespace-only address parts: exit 65"
+is "$(sql "SELECT string_agg(family_name || ': ' || coalesce(address_problem, '-'), '; ' ORDER BY id)
+	FROM accounts WHERE id BETWEEN 7 AND 11")" \
+	"Таб: locality missing; Перевод: street missing; Неразрывный: street missing; Возврат: house missing; Смесь: locality missing" \
+	"tab, newline, no-break space, CR LF and mixed whitespace count as missing"
+is "$(sql "SELECT coalesce(address_problem, '-') FROM accounts WHERE id = 12")" - "whitespace around a part is no problem"
+B=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+D=$T/spool/print/$B
+is "$(sql "SELECT records || '/' || rejected FROM batches WHERE id = $B")" "4/6" "4 letters, 6 accounts skipped"
+is "$(sql "SELECT string_agg(account_id::text, ',') FROM letters WHERE batch_id = $B AND account_id > 6")" 12 \
+	"of the new accounts, only the padded address is printed"
+
+# the padded address: every part trimmed, the empty ones left out
+python3 - "$D/registry.json" <<'PY'
+import json, sys
+r = [x for x in json.load(open(sys.argv[1])) if x["surname"].startswith("Пробельный")]
+assert len(r) == 1, r
+r = r[0]
+want = {"surname": "Пробельный", "given-name": "Игорь", "recipient-name": "Пробельный Игорь",
+        "region-to": "Ульяновская обл.", "place-to": "Майна", "street-to": "ул. Лесная",
+        "house-to": "3", "index-to": 432011}
+bad = {k: r.get(k) for k in want if r.get(k) != want[k]}
+assert not bad, bad
+for k in ("area-to", "room-to", "middle-name"):
+    assert k not in r, (k, r)
+PY
+ok $? "registry.json: fields trimmed, empty district, flat and patronymic left out"
+row=$(python3 -c 'import csv, sys
+for r in csv.reader(open(sys.argv[1], newline="")):
+    if r[1].startswith("Пробельный"):
+        print(r[1] + "|" + r[2])' "$D/f103.csv")
+is "$row" "Пробельный Игорь|ул. Лесная, д. 3, Майна, Ульяновская обл., 432011" "f103.csv: name and address trimmed"
+page=$(sql "SELECT page FROM letters WHERE batch_id = $B AND account_id = 12")
+txt=$(pdftotext -layout -f "$page" -l "$page" "$D/letters.pdf" -)
+like "$txt" "ул\. Лесная, д\. 3" "the letter: street and house"
+unlike "$txt" "кв\." "no empty flat"
+like "$txt" "Пробельный Игорь" "the letter: the name"
+done_testing
