@@ -29,7 +29,7 @@ DEB_BUILD := gcc make pkg-config libpq-dev libxml2-dev libxslt1-dev libssl-dev \
              libcurl4-openssl-dev libarchive-dev liblzma-dev libzstd-dev libxmlsec1-dev libxmlsec1-openssl \
              libcairo2-dev fonts-dejavu-core
 DEB_TEST  := postgresql openssl xmlsec1 libxml2-utils xsltproc python3 python3-aiosmtpd openssh-server openssh-client \
-             poppler-utils zbar-tools perl procps util-linux time curl xz-utils zstd bc tar coreutils diffutils
+             poppler-utils zbar-tools perl procps strace util-linux time curl xz-utils zstd bc tar coreutils diffutils
 
 .PHONY: all deps check unit e2e bench demo demo-stop install clean asan
 

@@ -34,6 +34,9 @@ int fsync_dir(const char *dir)
 	return ret;
 }
 
+/* The new folder's entry is in its parent: without an fsync of the parent
+ * a power loss can drop the folder with all that was made durable in it
+ * (print: the letters of codes already recorded). */
 int mkdir_p(const char *path, mode_t mode)
 {
 	char *p = xstrdup(path);
@@ -44,7 +47,14 @@ int mkdir_p(const char *path, mode_t mode)
 			continue;
 		char c = *s;
 		*s = '\0';
-		if (mkdir(p, mode) && errno != EEXIST) {
+		if (!mkdir(p, mode)) {
+			char *d = dir_of(p);
+
+			ret = fsync_dir(d);
+			free(d);
+			if (ret)
+				break;
+		} else if (errno != EEXIST) {
 			ret = error("cannot create folder \"%s\": %s", p, strerror(errno));
 			break;
 		}

@@ -43,7 +43,8 @@ int atomic_write_start(struct atomic_bg *bg, const char *path, const void *buf, 
 /* 0 when the file is in place (or nothing was started), -1 when it failed. */
 int atomic_write_wait(struct atomic_bg *bg);
 
-/* mkdir -p with mode for created folders. */
+/* mkdir -p with mode for created folders; the parent of each one created is
+ * fsynced before it returns. */
 int mkdir_p(const char *path, mode_t mode);
 int fsync_dir(const char *dir);
 /* mkdir -p of the folder holding path (0755). */

@@ -9,6 +9,9 @@ max_records = 10"
 [ -f "$TOP/build/shim/enospc.so" ] || bail "build/shim/enospc.so is missing (make asan)"
 pending=$(sql "SELECT count(*) FROM checks WHERE agency = 'pfr' AND state = 'pending'")
 
+# the agency's folder exists, as after any earlier run (creating it on a full
+# disk stops the run before it starts): what cannot be made durable is the packet
+mkdir -p "$OUTBOX/pfr"
 FULL_DIR=$OUTBOX full export-checks --agency pfr
 is "$RC" 1 "a full disk fails the run"
 like "$ERR" "cannot fsync .*No space left on device" "and says why"

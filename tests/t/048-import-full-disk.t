@@ -29,6 +29,9 @@ is "$(cmp "$T/before" "$T/after" && echo same)" same "the database is unchanged"
 rm "$SP/inbox/pfr/00-garbage.xml"
 
 # 2. the first packet applies, but its move into processed/ cannot be synced
+# (the agencies' folders there exist, as after any earlier run: creating one
+# on a full disk would stop the run before the rename)
+mkdir -p "$SP/processed/pfr" "$SP/processed/fms"
 FULL_DIR=$SP/processed full import-responses
 is "$RC" 1 "the run stops when an applied packet cannot be moved durably"
 is "$(sql "SELECT count(*) FROM packets WHERE direction = 'response'")" 1 "one packet was committed before that"

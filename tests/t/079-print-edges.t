@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # print-letters at the edges of its input and of the disk: address fields
 # that hold only whitespace (tab, newline, no-break space) are missing, and
-# what is printed is trimmed of all of it.
+# what is printed is trimmed of all of it; the batch folder's entry is made
+# durable (its parent fsynced) before the codes are committed.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/letters.sh"
 
@@ -64,4 +65,24 @@ txt=$(pdftotext -layout -f "$page" -l "$page" "$D/letters.pdf" -)
 like "$txt" "ул\. Лесная, д\. 3" "the letter: street and house"
 unlike "$txt" "кв\." "no empty flat"
 like "$txt" "Пробельный Игорь" "the letter: the name"
+
+# the batch folder's entry in print/ is fsynced before the record's COMMIT
+# (strace -y names each fsync's folder; LeakSanitizer cannot run traced)
+make_many 2
+if command -v strace >/dev/null && strace -qq -o /dev/null true 2>/dev/null; then
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -y -qq -s 40 \
+		-e trace=mkdir,fsync,sendto -o "$T/trace" "$EB" print-letters >"$T/out" 2>"$T/err"
+	is "$?" 0 "print-letters under strace"
+	B=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+	made=$(grep -n "mkdir(\"$T/spool/print/$B\", 0700) = 0" "$T/trace" | cut -d: -f1 | head -1)
+	synced=$(grep -n "fsync([0-9]*<$T/spool/print>) = 0" "$T/trace" | cut -d: -f1 | head -1)
+	record=$(grep -n 'WITH u AS' "$T/trace" | cut -d: -f1 | head -1)
+	commit=$(awk -v r="${record:-0}" 'NR > r && /COMMIT/ { print NR; exit }' "$T/trace")
+	ok "$([ -n "$made" ] && [ -n "$record" ] && [ -n "$commit" ]; echo $?)" \
+		"the trace shows the folder made and the record committed"
+	ok "$([ -n "$synced" ] && [ "$synced" -gt "$made" ] && [ "$synced" -lt "$commit" ]; echo $?)" \
+		"print/ fsynced after batch $B's folder was made (line $made), before the COMMIT (line $commit): line ${synced:-none}"
+else
+	ok 0 "# SKIP strace cannot trace here"
+fi
 done_testing

@@ -1,14 +1,17 @@
 /* atomic_sweep() tells live writers from dead ones by the lock a writer
  * holds on its temporary, never by the pid in the name: that pid may be
- * reused, and in a container every run has the same one. */
+ * reused, and in a container every run has the same one. mkdir_p() fsyncs
+ * the parent of every folder it creates. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +21,37 @@
 extern char **environ;
 
 static char top[64], dir[96];
+
+/* The seam: the library's fsync() calls land here (the program's own
+ * definition wins over libc's at link time); the folders fsynced are
+ * noted, then the real system call is made. */
+static char synced[16][PATH_MAX];
+static int nsynced;
+
+int fsync(int fd)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if (nsynced < 16 && (n = readlink(link, synced[nsynced], PATH_MAX - 1)) > 0) {
+		synced[nsynced][n] = '\0';
+		nsynced++;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static int was_synced(const char *path)
+{
+	char real[PATH_MAX];
+
+	if (!realpath(path, real))
+		return 0;
+	for (int i = 0; i < nsynced; i++)
+		if (!strcmp(synced[i], real))
+			return 1;
+	return 0;
+}
 
 /* Each case in a folder of its own: what one leaves does not count in the next. */
 static void new_dir(int n)
@@ -168,6 +202,22 @@ int main(void)
 	if (heir > 0)
 		kill(heir, SIGKILL);
 	free(moved);
+
+	/* mkdir_p: each folder's entry made durable in its parent */
+	new_dir(5);
+	snprintf(path, sizeof(path), "%s/x/y/z", dir);
+	nsynced = 0;
+	ok(mkdir_p(path, 0700) == 0 && exists(path), "mkdir_p creates x/y/z");
+	{
+		char x[128], y[128];
+
+		snprintf(x, sizeof(x), "%s/x", dir);
+		snprintf(y, sizeof(y), "%s/x/y", dir);
+		ok(was_synced(dir) && was_synced(x) && was_synced(y),
+		   "and fsyncs the parent of each folder it created (%d fsyncs)", nsynced);
+	}
+	nsynced = 0;
+	ok(mkdir_p(path, 0700) == 0 && nsynced == 0, "a folder that exists costs no fsync");
 
 	remove_all();
 	return done_testing();
