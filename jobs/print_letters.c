@@ -17,6 +17,7 @@
  *
  * A crash before the record step leaves no live code; the next run claims
  * the same accounts again and prints fresh codes on fresh tracking numbers. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -549,7 +550,9 @@ static void remove_files(struct job *j)
  * recorded, their codes were never stored and the letters must never be
  * posted: removed (the tracking numbers stay burned). With letters recorded
  * but no manifest.json (a death between the commit and the manifest), the
- * files were complete before the commit: the manifest is all they lack. */
+ * files were complete before the commit: the manifest is all they lack.
+ * With letters recorded and no folder at all, the codes are live but
+ * cannot be posted: reported. */
 static void remove_void_folder(const char *dir, const char *batch)
 {
 	static const char *const names[] = { "letters.pdf", "registry.json", "f103.csv",
@@ -586,7 +589,9 @@ static void complete_folder(const char *dir, const char *batch, long long letter
 static int settle_folders(struct job *j)
 {
 	PGresult *r = db_query(j->c,
-		"SELECT b.id, (SELECT count(*) FROM letters l WHERE l.batch_id = b.id)"
+		"SELECT b.id, (SELECT count(*) FROM letters l WHERE l.batch_id = b.id),"
+		" (SELECT count(*) FROM letters l JOIN activation_codes k ON k.letter_id = l.id"
+		"  WHERE l.batch_id = b.id AND k.status = 'live')"
 		" FROM batches b WHERE b.job = 'print-letters' AND b.status IN ('abandoned', 'failed')"
 		" ORDER BY b.id", 0, NULL);
 	char *spool;
@@ -605,6 +610,12 @@ static int settle_folders(struct job *j)
 				complete_folder(dir, batch, letters);
 			else
 				remove_void_folder(dir, batch);
+		} else if (errno == ENOENT && strcmp(PQgetvalue(r, i, 2), "0")) {
+			/* live codes whose letters nobody can post: only a reissue
+			 * (rerun --force) helps; said on every run until then */
+			log_event(LOG_LVL_WARN, "print.folder_missing",
+				  "missing_batch=%s letters=%lld live_codes=%s hint=\"esia-batch rerun %s --force\"",
+				  batch, letters, PQgetvalue(r, i, 2), batch);
 		}
 		free(dir);
 	}

@@ -2,7 +2,8 @@
 # print-letters at the edges of its input and of the disk: address fields
 # that hold only whitespace (tab, newline, no-break space) are missing, and
 # what is printed is trimmed of all of it; the batch folder's entry is made
-# durable (its parent fsynced) before the codes are committed.
+# durable (its parent fsynced) before the codes are committed; a recorded
+# batch whose folder is gone is reported while its codes are live.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/letters.sh"
 
@@ -85,4 +86,21 @@ if command -v strace >/dev/null && strace -qq -o /dev/null true 2>/dev/null; the
 else
 	ok 0 "# SKIP strace cannot trace here"
 fi
+
+# letters recorded, folder gone (lost, removed by hand): the codes are live
+# and nothing can be posted for them; every run says so until a reissue
+make_many 2
+faulty print.before_manifest:kill print-letters
+is "$RC" 137 "killed after recording its letters"
+B=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+rm -rf "${T:?}/spool/print/$B"
+eb print-letters
+is "$RC" 0 "the next run exits 0"
+like "$ERR" "level=warn .*event=print.folder_missing missing_batch=$B letters=2 live_codes=2 " \
+	"and warns that batch $B's folder is missing while its codes are live"
+like "$ERR" "rerun $B --force" "saying how to reissue"
+eb rerun "$B" --force
+is "$RC" 0 "the reissue"
+eb print-letters
+unlike "$ERR" "print.folder_missing" "once reissued (no live code left), no more warning"
 done_testing
