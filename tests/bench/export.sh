@@ -58,6 +58,7 @@ floor_of() { # agency-filter: the same rows out of PostgreSQL, nothing else
 # one agency, one process
 export PGDATABASE=${DB}_pfr
 floor_of "AND ch.agency = 'pfr'"
+"$PSQL" -X -q -c CHECKPOINT && sync
 /usr/bin/time -f "%e %M %U %S" -o "$W/time" "$EB" -q export-checks --agency pfr || [ $? = 65 ]
 report "pfr alone" "AND agency = 'pfr'"
 "$PGBIN/dropdb" "${DB}_pfr"
@@ -69,6 +70,9 @@ for r in $(seq "$RUNS"); do
 	export PGDATABASE=${DB}_both
 	rm -rf "$W/spool"
 	floor_of ""
+	# the setup's writes (copy, load, signing) are written back now, not
+	# during the timed run
+	"$PSQL" -X -q -c CHECKPOINT && sync
 	/usr/bin/time -f "%e %M %U %S" -o "$W/time" "$EB" -q export-checks || [ $? = 65 ]
 	report "both agencies (run $r of $RUNS)" ""
 	tail -1 "$W/time" | cut -d" " -f1 >>"$W/runs"
