@@ -64,15 +64,21 @@ int ledger_nothing_to_do(PGconn *c, const char *job, const char *scope, enum bat
 			 const char *params_json, long long rerun_of);
 
 /* The batches a rerun settled, for WITH RECURSIVE: settled (id, by) holds
- * every batch with a succeeded batch `by` somewhere down its chain of reruns
- * (its rerun, the rerun of that rerun...: 3 failed, 4 rerun of 3 failed, 5
- * rerun of 4 succeeded settles 3 and 4). `status` does not list a settled
+ * every batch with a later succeeded batch `by` in its rerun tree, which
+ * did the same work: up walks from each succeeded rerun to the batch the
+ * tree started from, settled walks down from there to every batch older
+ * than `by` (3 failed, 4 rerun of 3 failed, 5 rerun of 4 succeeded settles
+ * 3 and 4; so does 5 as a second rerun of 3). A batch run after the success
+ * (rerun --force) is not settled by it. `status` does not list a settled
  * batch; `rerun` refuses one without --force. */
 #define LEDGER_SETTLED_CTE                                                              \
-	"settled (id, by) AS (SELECT rerun_of, id FROM batches"                         \
+	"up (id, by) AS (SELECT rerun_of, id FROM batches"                              \
 	" WHERE status = 'succeeded' AND rerun_of IS NOT NULL"                          \
-	" UNION SELECT b.rerun_of, s.by FROM settled s JOIN batches b ON b.id = s.id"   \
-	" WHERE b.rerun_of IS NOT NULL)"
+	" UNION SELECT b.rerun_of, u.by FROM up u JOIN batches b ON b.id = u.id"        \
+	" WHERE b.rerun_of IS NOT NULL),"                                               \
+	" settled (id, by) AS (SELECT id, by FROM up"                                   \
+	" UNION SELECT b.id, s.by FROM settled s JOIN batches b ON b.rerun_of = s.id"   \
+	" WHERE b.rerun_of IS NOT NULL AND b.id < s.by)"
 
 /* {"argv": [...]} for the params column: what `rerun` replays. argv[0] is
  * the command name; "parallel": true when the run had the global

@@ -192,4 +192,23 @@ eb rerun "$a2"
 like "$RC $ERR" "^1 .*already rerun successfully as batch $a3" "so is the rerun of the failed rerun in the middle"
 eb rerun "$f1" --force
 is "$RC $(sql "SELECT count(*) FROM batches WHERE rerun_of = $f1")" "0 2" "--force runs it again"
+
+# the same work rerun from the first batch again: 3 failed, 4 rerun of 3
+# failed, 5 rerun of 3 succeeded settles 4 too; a forced rerun that failed
+# after the success is not settled by it
+argv='{"argv": ["archive"]}'
+s1=$(sql "INSERT INTO batches (job, status, finished_at, params) VALUES ('archive', 'failed', now(), '$argv') RETURNING id")
+s2=$(sql "INSERT INTO batches (job, status, finished_at, params, rerun_of) VALUES ('archive', 'failed', now(), '$argv', $s1) RETURNING id")
+s3=$(sql "INSERT INTO batches (job, status, finished_at, params, rerun_of) VALUES ('archive', 'succeeded', now(), '$argv', $s1) RETURNING id")
+eb status
+is "$(grep -E 'abandoned batches|failed batches' <<<"$OUT")" "$before" \
+	"a failed rerun whose sibling rerun (of the same batch) succeeded is not listed"
+eb rerun "$s2"
+like "$RC $ERR" "^1 .*already rerun successfully as batch $s3" "and is not rerun without --force"
+s4=$(sql "INSERT INTO batches (job, status, finished_at, params, rerun_of) VALUES ('archive', 'failed', now(), '$argv', $s2) RETURNING id")
+eb status
+isnt "$(grep -E 'failed batches' <<<"$OUT")" "$(grep -E 'failed batches' <<<"$before")" \
+	"a rerun that failed after the tree's success is listed"
+eb rerun "$s4"
+is "$RC" 0 "and can be rerun"
 done_testing
