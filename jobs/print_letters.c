@@ -60,10 +60,10 @@ static const char help[] =
 	"                 codes are recorded: a folder without one is not complete)\n"
 	"The folder of a batch that died before recording its letters is removed by\n"
 	"the next run: its codes were never stored, so it must not be posted.\n"
-	"Accounts with an incomplete or invalid address are skipped and the reason is\n"
-	"stored in accounts.address_problem for operators. An account whose code was\n"
-	"blocked (too many wrong attempts) or expired gets a new letter only when asked\n"
-	"for with --account.\n"
+	"Accounts with an incomplete or invalid address, or without a family or first\n"
+	"name, are skipped and the reason is stored in accounts.address_problem for\n"
+	"operators. An account whose code was blocked (too many wrong attempts) or\n"
+	"expired gets a new letter only when asked for with --account.\n"
 	"\n"
 	"  --limit N      at most N letters (default and cap: [letters] max_per_batch)\n"
 	"  --account ID   reissue for one account: its live code and letter are revoked\n"
@@ -122,11 +122,15 @@ struct job {
 	"btrim(" x ", E' \\t\\n\\r\\x0b\\f\\u0085\\u00a0\\u1680\\u2000\\u2001\\u2002\\u2003\\u2004" \
 	"\\u2005\\u2006\\u2007\\u2008\\u2009\\u200a\\u200b\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff')"
 
-/* The reason an address cannot be printed, as SQL over accounts (NULL = fine).
- * Mirrors valid_index() for the index (the column's CHECK admits no
- * whitespace, so it needs no trimming). */
+/* The reason a letter cannot be addressed, as SQL over accounts (NULL =
+ * fine): the addressee's family and first name (a letter to nobody is not
+ * delivered; the patronymic may be empty) and the address. Mirrors
+ * valid_index() for the index (the column's CHECK admits no whitespace, so
+ * it needs no trimming). */
 #define ADDRESS_PROBLEM \
-	"CASE WHEN postal_index IS NULL THEN 'postal index missing'" \
+	"CASE WHEN coalesce(" TRIM("family_name") ", '') = '' THEN 'family name missing'" \
+	" WHEN coalesce(" TRIM("first_name") ", '') = '' THEN 'first name missing'" \
+	" WHEN postal_index IS NULL THEN 'postal index missing'" \
 	" WHEN postal_index !~ '^[1-9][0-9]{5}$' THEN 'postal index must be 6 digits, not starting with 0'" \
 	" WHEN coalesce(" TRIM("locality") ", '') = '' THEN 'locality missing'" \
 	" WHEN coalesce(" TRIM("street") ", '') = '' THEN 'street missing'" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # print-letters at the edges of its input and of the disk: address fields
-# that hold only whitespace (tab, newline, no-break space) are missing, and
-# what is printed is trimmed of all of it; the batch folder's entry is made
+# and names that hold only whitespace (tab, newline, no-break space) are
+# missing, and what is printed is trimmed of all of it; the batch folder's entry is made
 # durable (its parent fsynced) before the codes are committed; a recorded
 # batch whose folder is gone is reported while its codes are live.
 . "$(dirname "$0")/../lib/harness.sh"
@@ -66,6 +66,36 @@ txt=$(pdftotext -layout -f "$page" -l "$page" "$D/letters.pdf" -)
 like "$txt" "ул\. Лесная, д\. 3" "the letter: street and house"
 unlike "$txt" "кв\." "no empty flat"
 like "$txt" "Пробельный Игорь" "the letter: the name"
+
+# an addressee without a family or first name (only whitespace) is skipped
+# like an address problem, and printed once the name is there
+sql "INSERT INTO accounts (level, family_name, first_name, snils, passport_series, passport_number,
+	email, postal_index, region, locality, street, house, confirm_method) VALUES
+ ('standard', E' \t\u00a0', 'Анна', '11223344595', '4601', '000007', 'f@example.ru', '101000',
+  'г. Москва', 'Москва', 'ул. Мясницкая', '2', 'mail'),
+ ('standard', 'Безымянная', E'\n\u3000\r', '11223344595', '4601', '000008', 'g@example.ru', '101000',
+  'г. Москва', 'Москва', 'ул. Мясницкая', '3', 'mail')" >/dev/null
+eb print-letters
+is "$RC" 65 "blank names: exit 65"
+is "$(sql "SELECT string_agg(id || ': ' || coalesce(address_problem, '-'), '; ' ORDER BY id)
+	FROM accounts WHERE id IN (13, 14)")" "13: family name missing; 14: first name missing" \
+	"a family or first name of whitespace only is missing"
+is "$(sql "SELECT count(*) FROM letters WHERE account_id IN (13, 14)")" 0 "no letter to nobody"
+like "$ERR" "level=warn .*event=print.address_problem account=13 reason=\"family name missing\"" \
+	"the skipped account is logged by its id"
+unlike "$ERR" "Безымянная|Анна" "and no name is logged"
+sql "UPDATE accounts SET family_name = 'Фамильная' WHERE id = 13;
+	UPDATE accounts SET first_name = 'Вера' WHERE id = 14" >/dev/null
+eb print-letters
+is "$RC" 0 "names given: exit 0"
+like "$ERR" "event=print.address_fixed account=13" "the fixed account is unflagged"
+is "$(sql "SELECT count(*) FROM accounts WHERE id IN (13, 14) AND address_problem IS NULL")" 2 \
+	"both accounts unflagged"
+B=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+is "$(sql "SELECT string_agg(account_id::text, ',' ORDER BY account_id) FROM letters WHERE batch_id = $B")" \
+	"13,14" "and printed"
+grep -q '"Фамильная Анна","ул. Мясницкая, д. 2, Москва, г. Москва, 101000"' "$T/spool/print/$B/f103.csv"
+ok $? "f103.csv: the addressee with the given name"
 
 # the batch folder's entry in print/ is fsynced before the record's COMMIT
 # (strace -y names each fsync's folder; LeakSanitizer cannot run traced)
