@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # print-letters at the edges of its input and of the disk: address fields
 # and names that hold only whitespace (tab, newline, no-break space) are
-# missing, and what is printed is trimmed of all of it; the batch folder's entry is made
+# missing, what is printed is trimmed of all of it, and a run of it (or of
+# control characters) inside a part is one space; the batch folder's entry is made
 # durable (its parent fsynced) before the codes are committed; a recorded
 # batch whose folder is gone is reported while its codes are live.
 . "$(dirname "$0")/../lib/harness.sh"
@@ -96,6 +97,46 @@ is "$(sql "SELECT string_agg(account_id::text, ',' ORDER BY account_id) FROM let
 	"13,14" "and printed"
 grep -q '"Фамильная Анна","ул. Мясницкая, д. 2, Москва, г. Москва, 101000"' "$T/spool/print/$B/f103.csv"
 ok $? "f103.csv: the addressee with the given name"
+
+# whitespace and control characters inside a part: each run is one space,
+# the same in the letter, registry.json and f103.csv
+sql "INSERT INTO accounts (level, family_name, first_name, patronymic, snils, passport_series,
+	passport_number, email, postal_index, region, district, locality, street, house, flat, confirm_method)
+	VALUES ('standard', E'Внутренний\x1b', E'Анна\u00a0\u00a0Мария', E'Петровна\u2028', '11223344595',
+	'4601', '000009', 'w@example.ru', '432011', E'Ульяновская\x07обл.', E'Майнский\u0090\u0085р-н',
+	E'Новая  \u2003\tМайна', E'ул.\nЛесная', E'3\r\nкорп.\x7f1', E'12\t\t', 'mail')" >/dev/null
+eb print-letters
+is "$RC" 0 "a part with whitespace and control characters inside is printed"
+B=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+D=$T/spool/print/$B
+python3 - "$D/registry.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r) == 1, r
+r = r[0]
+want = {"surname": "Внутренний", "given-name": "Анна Мария", "middle-name": "Петровна",
+        "recipient-name": "Внутренний Анна Мария Петровна", "region-to": "Ульяновская обл.",
+        "area-to": "Майнский р-н", "place-to": "Новая Майна", "street-to": "ул. Лесная",
+        "house-to": "3 корп. 1", "room-to": "12"}
+bad = {k: r.get(k) for k in want if r.get(k) != want[k]}
+assert not bad, bad
+PY
+ok $? "registry.json: each run of whitespace or control characters one space"
+python3 - "$D/f103.csv" <<'PY'
+import sys
+data = open(sys.argv[1], encoding="utf-8", newline="").read()
+rows = data.split("\r\n")
+assert rows[-1] == "" and len(rows) == 3, rows
+bad = [c for c in data.replace("\r\n", "") if ord(c) < 0x20 or 0x7f <= ord(c) <= 0xa0 or c in "\u2028\u2029"]
+assert not bad, bad
+assert rows[1].startswith('"1","Внутренний Анна Мария Петровна","ул. Лесная, д. 3 корп. 1, кв. 12,'
+                          ' Новая Майна, Майнский р-н, Ульяновская обл., 432011","'), rows[1]
+PY
+ok $? "f103.csv: one record a line, no control character or other whitespace, the same text"
+txt=$(pdftotext -layout "$D/letters.pdf" -)
+like "$txt" "Внутренний Анна Мария Петровна" "the letter: the name on one line"
+like "$txt" "ул\. Лесная, д\. 3 корп\. 1, кв\. 12" "the letter: street, house and flat on one line"
+like "$txt" "Уважаемый\(ая\) Анна Мария Петровна!" "the greeting with the same name"
 
 # the batch folder's entry in print/ is fsynced before the record's COMMIT
 # (strace -y names each fsync's folder; LeakSanitizer cannot run traced)
