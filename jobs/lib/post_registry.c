@@ -55,11 +55,13 @@ void post_json_end(FILE *f)
 }
 
 /* RFC 4180 field, always quoted; a leading = + - @ is defused with a quote
- * mark so spreadsheets do not run it as a formula. */
+ * mark so spreadsheets do not run it as a formula, and so is a leading TAB
+ * or CR, which some skip before reading the = behind it (OWASP's CSV
+ * injection list). */
 static void csv(FILE *f, const char *s, int last)
 {
 	fputc('"', f);
-	if (strchr("=+-@", *s) && *s)
+	if (*s && strchr("=+-@\t\r", *s))
 		fputc('\'', f);
 	for (; *s; s++) {
 		if (*s == '"')

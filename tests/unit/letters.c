@@ -1,11 +1,14 @@
 /* Unit tests for the letter modules: the Damm check digit catches every
  * single-digit error and adjacent transposition; code normalisation; HMAC
- * comparison; ITF element layout; tracking ranges. */
+ * comparison; ITF element layout; tracking ranges; F103 fields defused
+ * against spreadsheet formulas. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "code.h"
+#include "err.h"
 #include "itf.h"
+#include "post_registry.h"
 #include "tap.h"
 #include "tracking.h"
 #include "validate.h"
@@ -94,6 +97,34 @@ int main(void)
 		ok(tracking_parse_ranges("80093053:5-1", &r) == -1, "empty range refused");
 		ok(tracking_parse_ranges("80093053:1-100000", &r) == -1, "serial over 5 digits refused");
 		ok(tracking_parse_ranges("", &r) == -1, "no ranges refused");
+	}
+
+	{
+		/* a field a spreadsheet could take for a formula starts with a
+		 * quote mark; the TAB or CR some skip before the = included */
+		static const char *const lead[][3] = {
+			{ "=1+1", "'=1+1", "=" }, { "+1", "'+1", "+" }, { "-1", "'-1", "-" },
+			{ "@SUM(A1)", "'@SUM(A1)", "@" }, { "\t=1+1", "'\t=1+1", "TAB" },
+			{ "\r=1+1", "'\r=1+1", "CR" }, { "Иванов", "Иванов", "a letter (left as is)" },
+		};
+
+		for (size_t i = 0; i < sizeof(lead) / sizeof(lead[0]); i++) {
+			struct post_item it = { .family = lead[i][0], .first = "Иван", .patronymic = "",
+						.index = "101000", .region = "", .district = "",
+						.locality = "Москва", .street = lead[i][0], .house = "1",
+						.flat = "", .barcode = "80093053624992", .mass = 20 };
+			char *row = NULL, *want;
+			size_t len = 0;
+			FILE *f = open_memstream(&row, &len);
+
+			post_f103_row(f, 1, &it);
+			fclose(f);
+			want = xasprintf("\"1\",\"%s Иван\",\"%s, д. 1, Москва, 101000\",\"80093053624992\",\"20\"\r\n",
+					 lead[i][1], lead[i][1]);
+			is_str(row, want, "F103 addressee and address starting with %s", lead[i][2]);
+			free(want);
+			free(row);
+		}
 	}
 	return done_testing();
 }
