@@ -90,7 +90,8 @@
     </xsl:call-template>
 
     <!-- recipient, in the envelope window -->
-    <!-- condensed to the window's width (108..198 mm), never cut -->
+    <!-- condensed to the window's width (108..198 mm), never cut; below 60%
+         of its natural width, print-letters warns (print.line_condensed) -->
     <xsl:value-of select="concat('@text ', $window-x, ' ', $window-y + 4.5, ' sans 10 4.6 ', 198 - $window-x, '&#10;')"/>
     <xsl:call-template name="line">
       <xsl:with-param name="text" select="concat($r/family, ' ', $r/first, ' ', $r/patronymic)"/>

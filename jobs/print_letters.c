@@ -79,6 +79,10 @@ static const char help[] =
 
 #define CHUNK 200  /* letters per stylesheet run */
 #define FETCH "1000" /* claimed rows per fetch */
+/* A line condensed below this share of its natural width (a very long name
+ * or street in the window) is hard to read, for the Post's sorters too: the
+ * letter is printed and the operator warned, by account id. */
+#define CONDENSED_MIN_PCT 60
 
 enum col { C_ID, C_FAMILY, C_FIRST, C_PATRONYMIC, C_INDEX, C_REGION, C_DISTRICT, C_LOCALITY,
 	   C_STREET, C_HOUSE, C_FLAT };
@@ -332,6 +336,19 @@ static void add_text(xmlNodePtr parent, const char *name, const char *value)
 	xmlNewTextChild(parent, NULL, (const xmlChar *)name, (const xmlChar *)value);
 }
 
+/* Letter g's narrowest line (a share of its natural width): a warning, not
+ * a rejection, like the other warnings of a run that printed its letters
+ * (the exit code and the batch's counts stay as they are). No name or
+ * address in the log: the operator looks the account up. */
+static void warn_condensed(struct job *j, int g, double narrowest)
+{
+	int pct = (int)(narrowest * 100);
+
+	if (pct < CONDENSED_MIN_PCT)
+		log_event(LOG_LVL_WARN, "print.line_condensed", "account=%lld page=%d width_pct=%d min_pct=%d",
+			  j->ids[g], g + 1, pct, CONDENSED_MIN_PCT);
+}
+
 /* Letters [from, to): fresh codes and their MACs, then the layout through the
  * stylesheet onto the PDF. */
 static int build_chunk(struct job *j, struct letter_pdf *pdf, int from, int to)
@@ -339,6 +356,7 @@ static int build_chunk(struct job *j, struct letter_pdf *pdf, int from, int to)
 	xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");
 	xmlNodePtr root = xmlNewNode(NULL, (const xmlChar *)"letters"), s;
 	char code[CODE_DIGITS + 1], page[16], *layout = NULL;
+	double narrowest[CHUNK];
 	unsigned char mac[CODE_HMAC_LEN];
 	int len = 0, drawn, ret = -1;
 
@@ -377,13 +395,15 @@ static int build_chunk(struct job *j, struct letter_pdf *pdf, int from, int to)
 	}
 	if (xslt_apply(cfg_formats_dir(j->cfg), "letter.xsl", doc, NULL, &layout, &len))
 		goto out;
-	drawn = letter_pdf_draw(pdf, layout);
+	drawn = letter_pdf_draw(pdf, layout, narrowest, to - from);
 	if (drawn < 0)
 		goto out;
 	if (drawn != to - from) {
 		error("formats/letter.xsl made %d pages for %d letters", drawn, to - from);
 		goto out;
 	}
+	for (int i = from; i < to; i++)
+		warn_condensed(j, j->base + i, narrowest[i - from]);
 	ret = 0;
 out:
 	OPENSSL_cleanse(code, sizeof(code));

@@ -24,6 +24,8 @@ struct letter_pdf {
 	cairo_font_face_t *font[F_N];
 	int pages;     /* pages started */
 	int page_open; /* a page is being drawn */
+	double *narrowest; /* during letter_pdf_draw: per page, see letter_pdf.h */
+	int first, max;    /* pages before that call; narrowest's length */
 	struct tmpl {
 		char *name, *src;
 		cairo_surface_t *rec; /* drawn once, one form XObject in the PDF */
@@ -131,6 +133,15 @@ struct text_state {
 	int line;
 };
 
+/* A line of the page being drawn was condensed to scale of its width. */
+static void note_condensed(struct letter_pdf *p, double scale)
+{
+	int k = p->pages - 1 - p->first;
+
+	if (p->narrowest && k >= 0 && k < p->max && scale < p->narrowest[k])
+		p->narrowest[k] = scale;
+}
+
 static int draw_line(struct letter_pdf *p, cairo_t *cr, struct text_state *st, char *s,
 		     int lineno, int in_tmpl)
 {
@@ -147,8 +158,11 @@ static int draw_line(struct letter_pdf *p, cairo_t *cr, struct text_state *st, c
 		 * Post reads only what shows): narrower letters, same height and
 		 * baseline, nothing dropped. */
 		cairo_text_extents(cr, s + 1, &ext);
-		if (st->width > 0 && ext.x_advance > st->width * MM)
+		if (st->width > 0 && ext.x_advance > st->width * MM) {
 			cairo_scale(cr, st->width * MM / ext.x_advance, 1);
+			if (!in_tmpl)
+				note_condensed(p, st->width * MM / ext.x_advance);
+		}
 		cairo_move_to(cr, 0, 0);
 		cairo_show_text(cr, s + 1);
 		cairo_restore(cr);
@@ -288,7 +302,7 @@ static int define_template(struct letter_pdf *p, const char *name, const char *s
 	return ret;
 }
 
-int letter_pdf_draw(struct letter_pdf *p, const char *layout)
+int letter_pdf_draw(struct letter_pdf *p, const char *layout, double *narrowest, int max)
 {
 	struct text_state st = { 0 };
 	const char *s = layout, *tstart = NULL;
@@ -296,6 +310,12 @@ int letter_pdf_draw(struct letter_pdf *p, const char *layout)
 	size_t cap = 0;
 	long n;
 	int lineno = 0, tline = 0, before = p->pages, ret = -1;
+
+	p->narrowest = narrowest;
+	p->first = before;
+	p->max = narrowest ? max : 0;
+	for (int i = 0; i < p->max; i++)
+		narrowest[i] = 1;
 
 	while ((n = next_line(&s, &line, &cap)) >= 0) {
 		lineno++;
@@ -343,6 +363,7 @@ int letter_pdf_draw(struct letter_pdf *p, const char *layout)
 	}
 	ret = p->pages - before;
 out:
+	p->narrowest = NULL;
 	if (line)
 		memset(line, 0, cap); /* layout lines carry activation codes */
 	free(line);

@@ -5,7 +5,8 @@
  *   @page                                  start the next page (one per letter)
  *   @text X Y FONT SIZE LEADING [WIDTH]    then lines "|text" drawn from top Y;
  *                                          a line wider than WIDTH mm is
- *                                          condensed to WIDTH (never cut)
+ *                                          condensed to WIDTH (never cut;
+ *                                          letter_pdf_draw says how far)
  *   @barcode X Y NARROW WIDE HEIGHT DIGITS Interleaved 2 of 5 bars
  *   @line X1 Y1 X2 Y2 WIDTH                a rule (WIDTH in pt)
  *   @rect X Y W H WIDTH                    an outline
@@ -20,8 +21,11 @@ struct letter_pdf;
 /* A PDF document written to fp as pages are drawn; NULL on error. */
 struct letter_pdf *letter_pdf_open(FILE *fp);
 /* Draw the pages described by layout; returns pages drawn, or -1 with the
- * offending layout line named. */
-int letter_pdf_draw(struct letter_pdf *p, const char *layout);
+ * offending layout line named. narrowest (NULL: not wanted) gets, for each
+ * of the first max pages drawn, the smallest share of its natural width a
+ * line of that page was condensed to (1: none condensed; @template lines,
+ * drawn once for all pages, are no page's own). */
+int letter_pdf_draw(struct letter_pdf *p, const char *layout, double *narrowest, int max);
 /* Pages drawn so far. */
 int letter_pdf_pages(const struct letter_pdf *p);
 /* Finish the document (fonts, page tree) and free; 0 or -1. */

@@ -2,7 +2,8 @@
 # The recipient block stays inside the envelope window (108..198 mm of the
 # sheet's width) whatever the length of a name or an address: a long line
 # is condensed, and every word of it is still on the page (pdftotext -bbox,
-# an independent reader of the PDF).
+# an independent reader of the PDF); one condensed below 60% of its width
+# is a warning.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/letters.sh"
 
@@ -20,6 +21,15 @@ sql "INSERT INTO accounts (level, family_name, first_name, patronymic, snils, pa
 ebl print-letters
 is "$RC" 0 "two letters with long lines printed" || diag "$ERR"
 B=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
+# a line condensed below 60% of its width is a warning (by account id), the
+# letter printed all the same; the 44-letter name (about 93%) is not
+is "$(sql "SELECT status || ' ' || records || '/' || rejected FROM batches WHERE id = $B")" \
+	"succeeded 2/0" "condensed lines: the batch succeeded, nothing rejected"
+is "$(grep -c 'event=print.line_condensed' "$T/err")" 1 "one letter warned of"
+pct=$(sed -n 's/.*level=warn .*event=print\.line_condensed account=2 page=2 width_pct=\([0-9]*\) min_pct=60$/\1/p' "$T/err")
+ok "$([ -n "$pct" ] && [ "$pct" -gt 0 ] && [ "$pct" -lt 60 ]; echo $?)" \
+	"account 2's letter (page 2) warned of, its narrowest line at ${pct:-?}% of its width"
+unlike "$ERR" "Ли Ан|Абдурахмонов|Плиева|Алания|Мухаммад" "no name or address in the log"
 pdftotext -bbox "$T/spool/print/$B/letters.pdf" "$T/bbox.html"
 ok $? "pdftotext reads the PDF"
 # words in the window's height (56..90 mm), their right edges in mm
