@@ -117,7 +117,7 @@
     <!-- greeting, the code on a line of its own, validity -->
     <xsl:value-of select="concat('@text ', $left, ' ', $body-y + 11, ' sans 10.5 5.5 ', 210 - 2 * $left, '&#10;')"/>
     <xsl:call-template name="line">
-      <xsl:with-param name="text" select="concat('Уважаемый(ая) ', $r/first, ' ', $r/patronymic, '!')"/>
+      <xsl:with-param name="text" select="concat('Уважаемый(ая) ', normalize-space(concat($r/first, ' ', $r/patronymic)), '!')"/>
     </xsl:call-template>
     <xsl:value-of select="concat('@text ', $left + 10, ' ', $body-y + 31, ' mono-bold 24 10&#10;')"/>
     <xsl:call-template name="line">

@@ -67,6 +67,7 @@ txt=$(pdftotext -layout -f "$page" -l "$page" "$D/letters.pdf" -)
 like "$txt" "ул\. Лесная, д\. 3" "the letter: street and house"
 unlike "$txt" "кв\." "no empty flat"
 like "$txt" "Пробельный Игорь" "the letter: the name"
+like "$txt" "Уважаемый\(ая\) Игорь!" "the greeting without a patronymic: no space before the mark"
 
 # an addressee without a family or first name (only whitespace) is skipped
 # like an address problem, and printed once the name is there
