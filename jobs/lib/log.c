@@ -65,32 +65,58 @@ void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
 	fprintf(stderr, "ts=%s level=%s %s\n", ts, lvl_name[lvl], msg);
 }
 
-/* How byte c is written in a one-line value: itself or an escape (\n, \x1b); its length. */
-static int esc_of(unsigned char c, int quotes, char out[5])
+/* A control character: C0, DEL or C1 (U+0080-U+009F; NEL ends a line and
+ * CSI starts a terminal sequence for some readers). */
+static int is_control(unsigned cp)
 {
-	if (c == '\\' || (quotes && c == '"'))
-		return snprintf(out, 5, "\\%c", c);
-	if (c == '\n')
-		return snprintf(out, 5, "\\n");
-	if (c == '\r')
-		return snprintf(out, 5, "\\r");
-	if (c == '\t')
-		return snprintf(out, 5, "\\t");
-	if (c < 0x20 || c == 0x7f)
-		return snprintf(out, 5, "\\x%02x", c);
-	out[0] = (char)c;
-	out[1] = '\0';
+	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
+}
+
+/* How the character at p is written in a one-line value, into out: itself,
+ * or '\' (and '"' when quoting) backslashed, \n \r \t, and \xHH for each
+ * byte of another control character or of what is no UTF-8 character (as
+ * utf8_next() reads it): the line stays one line of valid UTF-8, and shows
+ * which bytes came. Sets *used to the bytes of p it stands for; returns
+ * the length written. */
+static int esc_of(const unsigned char *p, int quotes, char out[9], int *used)
+{
+	unsigned cp;
+	int k = utf8_next(p, &cp), o = 0;
+
+	*used = k < 0 ? 1 : k;
+	if (k < 0 || (k > 1 && is_control(cp))) {
+		for (int i = 0; i < *used; i++)
+			o += snprintf(out + o, 9 - o, "\\x%02x", p[i]);
+		return o;
+	}
+	if (k > 1) {
+		memcpy(out, p, (size_t)k);
+		return k;
+	}
+	if (cp == '\\' || (quotes && cp == '"'))
+		return snprintf(out, 9, "\\%c", cp);
+	if (cp == '\n')
+		return snprintf(out, 9, "\\n");
+	if (cp == '\r')
+		return snprintf(out, 9, "\\r");
+	if (cp == '\t')
+		return snprintf(out, 9, "\\t");
+	if (is_control(cp))
+		return snprintf(out, 9, "\\x%02x", cp);
+	out[0] = (char)cp;
 	return 1;
 }
 
-/* v escaped into buf (n > 0), whole escapes only; 1 when all of it fit. */
+/* v escaped into buf (n > 0), whole characters and escapes only; 1 when
+ * all of it fit. */
 static int escape_into(const char *v, char *buf, size_t n, int quotes)
 {
+	const unsigned char *p = (const unsigned char *)v;
 	size_t o = 0;
 
-	for (; *v; v++) {
-		char e[5];
-		int k = esc_of((unsigned char)*v, quotes, e);
+	while (*p) {
+		char e[9];
+		int used, k = esc_of(p, quotes, e, &used);
 
 		if (o + k >= n) {
 			buf[o] = '\0';
@@ -98,19 +124,34 @@ static int escape_into(const char *v, char *buf, size_t n, int quotes)
 		}
 		memcpy(buf + o, e, k);
 		o += k;
+		p += used;
 	}
 	buf[o] = '\0';
 	return 1;
 }
 
+/* 1 when v may stand unquoted: not empty, no space or '=', and every
+ * character written as itself (an escape is longer than what it stands for). */
+static int plain_value(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+
+	if (!*p)
+		return 0;
+	while (*p) {
+		char e[9];
+		int used;
+
+		if (*p == ' ' || *p == '=' || esc_of(p, 1, e, &used) != used)
+			return 0;
+		p += used;
+	}
+	return 1;
+}
+
 const char *log_quote(const char *v, char *buf, size_t n)
 {
-	int plain = *v != '\0';
-
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-		if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '=' || *p == '\\')
-			plain = 0;
-	if (plain)
+	if (plain_value(v))
 		return v;
 	if (n < 6)
 		return "\"\"";
@@ -141,8 +182,8 @@ char *clean_text(char *s)
 			*p++ = '?';
 			continue;
 		}
-		/* C0, DEL and C1 (U+0080-U+009F, two bytes: two spaces) */
-		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+		/* a C1 control is two bytes: two spaces */
+		if (is_control(cp))
 			memset(p, ' ', (size_t)k);
 		p += k;
 	}

@@ -36,6 +36,24 @@ int main(void)
 		is_str(e, "say \"x\"\\nbatch: 1\\\\", "escape_line: one line, quotes kept");
 		free(e);
 	}
+	/* C1 controls and bytes that are no UTF-8: escaped byte by byte, UTF-8 kept */
+	is_str(log_quote("Статус\xc2\x85y\xc2\x9b" "31m", b, sizeof(b)), "\"Статус\\xc2\\x85y\\xc2\\x9b31m\"",
+	       "log_quote: C1 controls (NEL, CSI) escaped");
+	is_str(log_quote("caf\xe9.xml", b, sizeof(b)), "\"caf\\xe9.xml\"", "log_quote: a byte that is no UTF-8 escaped");
+	is_str(log_quote("Статус.xml", b, sizeof(b)), "Статус.xml", "log_quote: UTF-8 text stays plain");
+	{
+		char s[13];
+
+		/* room for one € and a byte of the next: the cut keeps whole characters */
+		is_str(log_quote("a b€€€", s, sizeof(s)), "\"a b\xe2\x82\xac...\"", "cut short between characters");
+	}
+	{
+		char *e = escape_line("x\xff\xd0\nbatch: 1\xc2\x85\xed\xa0\x80");
+
+		is_str(e, "x\\xff\\xd0\\nbatch: 1\\xc2\\x85\\xed\\xa0\\x80",
+		       "escape_line: bad bytes, a cut sequence, C1 and a surrogate as \\xHH");
+		free(e);
+	}
 	{
 		char t[] = "\xcd\xee\xec\xe5\xf0 ok", u[] = "Номер\tзанят\x1b[0m\xc2\x85.",
 		     v[] = "ab\xd0", w[] = "\xed\xa0\x80!";
