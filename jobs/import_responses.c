@@ -151,7 +151,10 @@ static int settle(struct run *r, const char *path, const char *spool, const char
 
 /* Quarantine: NAME.reason beside NAME in rejected/AGENCY/, then the file; the
  * batch row counts it and lists it for rerun. Nothing else changes. The
- * .reason format is in rejected.h. */
+ * .reason format is in rejected.h. The batch row keeps the reason as line 1
+ * says it: w->what may echo the packet (a value quoted by the XSD's error)
+ * and be cut inside a character, which PostgreSQL refuses, and with it the
+ * record of the refusal. */
 static int quarantine(struct run *r, const char *path, const char *agency, const struct why *w)
 {
 	char *dir = agency_dir(r->cfg, "rejected", agency), *target = NULL, *reason = NULL, *name;
@@ -159,7 +162,7 @@ static int quarantine(struct run *r, const char *path, const char *agency, const
 	char *what = escape_line(w->what), *file = escape_line(path);
 	char *text = xasprintf("%s\nfile: %s\nbatch: %lld\n%s%s", what, file, r->b.id,
 			       w->detail, *w->detail ? "\n" : "");
-	const char *p[4] = { r->batch_id, agency, NULL, w->what };
+	const char *p[4] = { r->batch_id, agency, NULL, what };
 	char q[256], qn[LOG_QUOTE_NAME];
 	int ret = -1;
 
