@@ -270,14 +270,11 @@ static int take_one(struct run *r, const char *agency, const char *name, struct 
 	why = xasprintf("%s.reason", src);
 	inbox = agency_dir(r->cfg, "inbox", ag->name);
 	if (rejected_is_reason(name) || access(src, F_OK)) {
-		char *e = escape_line(src);
-
 		/* a .reason is never a packet: taking it would import the reason */
 		if (rejected_is_reason(name))
-			warning("\"%s\" is a reason file, not a packet; skipped", e);
+			warning("\"%s\" is a reason file, not a packet; skipped", src);
 		else
-			warning("rejected packet \"%s\" is no longer there; skipped", e);
-		free(e);
+			warning("rejected packet \"%s\" is no longer there; skipped", src);
 	} else if (move_into(src, inbox, &dst) == 0) {
 		size_t i = 0;
 

@@ -4,12 +4,30 @@
 #include <string.h>
 
 #include "err.h"
+#include "log.h"
 
+static void *oom(void)
+{
+	fputs("esia-batch: fatal: out of memory\n", stderr);
+	abort();
+}
+
+/* One message, one line: messages quote names and texts from outside (an
+ * inbox file's or archive member's name, a server's words) that may hold
+ * newlines, terminal escapes or bytes that are no UTF-8. Escaped here, once
+ * for every caller, by the log's own escape_line(): escaping at each call
+ * site would be a second way, and each site that forgot a forged line on
+ * stderr (which cron mails). */
 static void vreport(const char *prefix, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "esia-batch: %s", prefix);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char *msg, *line;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		oom();
+	line = escape_line(msg);
+	fprintf(stderr, "esia-batch: %s%s\n", prefix, line);
+	free(line);
+	free(msg);
 }
 
 int error(const char *fmt, ...)
@@ -40,12 +58,6 @@ int usage_error(const char *usage, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "usage: %s\n", usage);
 	return EXIT_USAGE;
-}
-
-static void *oom(void)
-{
-	fputs("esia-batch: fatal: out of memory\n", stderr);
-	abort();
 }
 
 void *xmalloc(size_t n)

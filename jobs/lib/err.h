@@ -15,9 +15,12 @@ enum {
 
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
-/* Print "esia-batch: error: ..." to stderr; always returns -1. */
+/* Print "esia-batch: error: ..." to stderr, on one line: the message is
+ * escaped as log values are ('\', control characters, bytes that are no
+ * UTF-8), so callers pass names and texts from outside as they are. Always
+ * returns -1. */
 int error(const char *fmt, ...) PRINTF_LIKE(1, 2);
-/* Print "esia-batch: warning: ..." to stderr. */
+/* Print "esia-batch: warning: ..." to stderr, escaped as error() does. */
 void warning(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* Print a usage line to stderr and return EXIT_USAGE. */
 int usage_error(const char *usage, const char *fmt, ...) PRINTF_LIKE(2, 3);

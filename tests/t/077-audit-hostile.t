@@ -4,8 +4,8 @@
 # against the next one's link), show without a trust anchor, a manifest
 # re-signed by a certificate an agency's CA issued with O=ESIA, xz bombs
 # (4 GiB dictionary, 512 MiB of zeros) refused fast with bounded memory, a
-# member no MANIFEST lists is not decompressed, and nothing but zeros may
-# follow the tar end marker.
+# member no MANIFEST lists is not decompressed, nothing but zeros may
+# follow the tar end marker, and hostile names are shown escaped.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$TOP/tests/lib/archive-fixtures.sh"
 
@@ -151,4 +151,14 @@ head -c $(($(stat -c %s "$T/a1.orig") - 40)) "$T/a1.orig" >"$T/tr5/2026/01/$B1.t
 eb --config "$T/empty.conf" audit verify --archive-dir "$T/tr5" --manifest-trust "$P/esia-ca.pem"
 is "$RC" 65 "a truncated archive fails"
 like "$OUT" "FAIL 2026/01/$B1\.tar\.xz: .*truncated" "as truncated"
+
+# 7. names from the archive folder are shown escaped, one line each: an
+#    archive's name cannot forge a line or a terminal sequence
+evil=$'x\nOK   1.tar.xz: forged\x1b[2J\xff'
+mkdir -p "$T/names/2026/01"
+printf 'not an archive' >"$T/names/2026/01/$evil.tar.xz"
+eb --config "$T/empty.conf" audit list --archive-dir "$T/names"
+is "$(wc -l <"$T/err")" 1 "list: the unreadable archive is one warning line"
+like "$ERR" '^esia-batch: warning: cannot read archive "2026/01/x\\nOK   1\.tar\.xz: forged\\x1b\[2J\\xff\.tar\.xz"' \
+	"its name escaped as in the log"
 done_testing
