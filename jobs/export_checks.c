@@ -268,7 +268,7 @@ static int upload_pending(struct run *r, int this_batch)
 	for (i = 0; i < PQntuples(res) && !r->upload_down; i++) {
 		const char *q[1] = { PQgetvalue(res, i, 0) };
 		const char *name = PQgetvalue(res, i, 1);
-		char *path = xasprintf("%s/%s", r->outdir, name), why[256], *mine;
+		char *path = xasprintf("%s/%s", r->outdir, name), why[256], qw[320], *mine;
 		int u;
 
 		/* claim it, so parallel runs do not upload the same packet at once */
@@ -309,8 +309,8 @@ static int upload_pending(struct run *r, int this_batch)
 			r->upload_failed++;
 			snprintf(r->upload_error, sizeof r->upload_error, "upload of %.40s failed: %.180s",
 				 name, why);
-			log_event(LOG_LVL_WARN, "export.upload_failed", "agency=%s packet=%s error=\"%s\"",
-				  r->ag->name, q[0], why);
+			log_event(LOG_LVL_WARN, "export.upload_failed", "agency=%s packet=%s error=%s",
+				  r->ag->name, q[0], log_quote(why, qw, sizeof qw));
 			r->upload_down = u == UPLOAD_TRANSIENT;
 		}
 		free(path);

@@ -5,6 +5,7 @@
 
 #include "curlx.h"
 #include "err.h"
+#include "log.h"
 
 static int ready;
 
@@ -42,6 +43,12 @@ CURL *curlx_new(const char *url, const char *protocols, long timeout, const char
 	if (ca && *ca)
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
 	return h;
+}
+
+void curlx_why(char *why, size_t n, const char *errbuf, CURLcode e)
+{
+	snprintf(why, n, "%s", *errbuf ? errbuf : curl_easy_strerror(e));
+	clean_text(why);
 }
 
 int curlx_transient(CURLcode e)

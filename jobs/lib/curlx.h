@@ -10,6 +10,11 @@
  * seconds (<= 0: 30). ca may be NULL or "". NULL after printing an error. */
 CURL *curlx_new(const char *url, const char *protocols, long timeout, const char *ca,
 		char *errbuf);
+/* A failed transfer's reason into why (n bytes): libcurl's error buffer,
+ * else its text for e, made fit to log and store by clean_text(): the
+ * buffer may quote the server (a certificate's subject name, a reply's
+ * bytes), newlines and bytes that are no UTF-8 included. */
+void curlx_why(char *why, size_t n, const char *errbuf, CURLcode e);
 /* A transfer error worth retrying later (the peer was unreachable or the
  * connection broke), as opposed to a refusal (bad certificate, bad URL). */
 int curlx_transient(CURLcode e);

@@ -87,7 +87,7 @@ static int request(struct dl *d, const char *url, const char *method, struct sin
 		goto out;
 	}
 	if (e != CURLE_OK) {
-		snprintf(why, n, "%s", *errbuf ? errbuf : curl_easy_strerror(e));
+		curlx_why(why, n, errbuf, e);
 		ret = curlx_transient(e) ? DOWNLOAD_TRANSIENT : DOWNLOAD_REFUSED;
 		goto out;
 	}

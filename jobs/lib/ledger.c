@@ -189,7 +189,12 @@ int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err
 	/* a run that did not succeed says which database object refused it
 	 * (names only: the message and its DETAIL may quote personal data) */
 	if (err && strcmp(status, "succeeded") && *db_last_error(c))
-		p[2] = why = xasprintf("%s (%s)", err, db_last_error(c));
+		why = xasprintf("%s (%s)", err, db_last_error(c));
+	else if (err)
+		why = xstrdup(err);
+	/* err may quote a server, cut to fit: a byte that is no UTF-8 would
+	 * make PostgreSQL refuse the statement, and the batch's end be lost */
+	p[2] = why ? clean_text(why) : NULL;
 	snprintf(id, sizeof(id), "%lld", b->id);
 	snprintf(rec, sizeof(rec), "%lld", b->records);
 	snprintf(rej, sizeof(rej), "%lld", b->rejected);

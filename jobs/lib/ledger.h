@@ -45,7 +45,8 @@ int batch_update_counts(PGconn *c, const struct batch *b);
 int batch_add_counts(PGconn *c, const struct batch *b, long long records, long long rejected);
 /* Read the stored counters back into b (after workers added to them). */
 int batch_reload_counts(PGconn *c, struct batch *b);
-/* status: "succeeded", "failed", "partial"; err may be NULL. Releases locks. */
+/* status: "succeeded", "failed", "partial"; err may be NULL, and is stored
+ * as clean_text() makes it (it may quote a server). Releases locks. */
 int batch_finish(PGconn *c, struct batch *b, const char *status, const char *err);
 
 /* Where batch_finish rewrites the Prometheus textfile (NULL/"" = nowhere). */

@@ -127,7 +127,7 @@ static int put_once(const struct config *cfg, const char *agency, const char *ur
 	}
 	e = curl_easy_perform(h);
 	if (e != CURLE_OK) {
-		snprintf(why, n, "%s", *errbuf ? errbuf : curl_easy_strerror(e));
+		curlx_why(why, n, errbuf, e);
 		ret = curlx_transient(e) ? UPLOAD_TRANSIENT : UPLOAD_REFUSED;
 		goto out;
 	}

@@ -17,7 +17,8 @@ enum upload_result { UPLOAD_OK = 0, UPLOAD_TRANSIENT = 1, UPLOAD_REFUSED = -1 };
 
 /* PUT path to [agency] upload_url (+ name when the URL ends with '/').
  * Returns UPLOAD_OK, or UPLOAD_TRANSIENT / UPLOAD_REFUSED with a one-line
- * reason in why (nothing printed). */
+ * reason in why (nothing printed; libcurl's words, which may quote the
+ * server, through curlx_why()). */
 int upload_file(const struct config *cfg, const char *agency, const char *path, const char *name,
 		char *why, size_t n);
 
