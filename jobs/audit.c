@@ -428,7 +428,7 @@ static int verify_one(struct index *ix, struct arc *a, const struct opts *o, int
 	int good;
 
 	if (!a->ok) {
-		printf("FAIL %s: %s\n", a->rel, a->err);
+		print_line(stdout, "FAIL %s: %s", a->rel, a->err);
 		return 0;
 	}
 	/* the name says which batch; the MANIFEST must agree */
@@ -461,12 +461,12 @@ static int verify_one(struct index *ix, struct arc *a, const struct opts *o, int
 		check_next(ix, a, &fails);
 	if (fails.n) {
 		all = strlist_join(&fails, "; ");
-		printf("FAIL %s: %s\n", a->rel, all);
+		print_line(stdout, "FAIL %s: %s", a->rel, all);
 		free(all);
 	} else {
-		printf("OK   %s: position %lld, batch %lld (%s), %zu files, %d packet signatures,"
-		       " manifest signed by %s\n",
-		       a->rel, a->m.seq, a->m.batch, a->m.job, a->m.nfiles, v.packets, who);
+		print_line(stdout, "OK   %s: position %lld, batch %lld (%s), %zu files, %d packet signatures,"
+			   " manifest signed by %s",
+			   a->rel, a->m.seq, a->m.batch, a->m.job, a->m.nfiles, v.packets, who);
 	}
 	good = !fails.n;
 	strlist_release(&fails);
@@ -497,7 +497,7 @@ static int cmd_verify(struct opts *o, char **pos, int npos)
 			free(p2);
 		}
 		if (!real) {
-			printf("FAIL %s: no such archive\n", pos[k]);
+			print_line(stdout, "FAIL %s: no such archive", pos[k]);
 			bad++;
 			continue;
 		}
@@ -537,8 +537,8 @@ static int cmd_verify(struct opts *o, char **pos, int npos)
 			       " removed from the end of the chain or replaced\n", o->head);
 			bad++;
 		} else if (!npos) {
-			printf("OK   chain: %s (sha256 %.12s...) is in the chain, at position %lld of %lld\n",
-			       ix.v[i].rel, o->head, ix.v[i].m.seq, ix.v[ix.n - 1].m.seq);
+			print_line(stdout, "OK   chain: %s (sha256 %.12s...) is in the chain, at position %lld of %lld",
+				   ix.v[i].rel, o->head, ix.v[i].m.seq, ix.v[ix.n - 1].m.seq);
 		}
 	}
 	if (!checked) {
@@ -549,7 +549,7 @@ static int cmd_verify(struct opts *o, char **pos, int npos)
 		fprintf(stderr, "%d archive%s checked, %d failed\n", checked, checked == 1 ? "" : "s", bad);
 		/* a head worth recording is one whose whole chain verified */
 		if (!bad && !npos && h && h->ok && (h->sha[0] || !sha256_file(h->abs, h->sha, NULL)))
-			fprintf(stderr, "chain head: position %lld, %s, sha256 %s\n", h->m.seq, h->rel, h->sha);
+			print_line(stderr, "chain head: position %lld, %s, sha256 %s", h->m.seq, h->rel, h->sha);
 	}
 	ret = bad ? EXIT_DATAERR : 0;
 	index_release(&ix);
@@ -620,15 +620,15 @@ static int cmd_list(struct opts *o)
 			}
 			fputs("]}", stdout);
 		} else {
-			printf("%-28s %5lld %8lld  %-16s %-20s %5zu\n", a->rel, a->m.seq, a->m.batch,
-			       a->m.job, a->m.finished, a->m.nfiles);
+			print_line(stdout, "%-28s %5lld %8lld  %-16s %-20s %5zu", a->rel, a->m.seq,
+				   a->m.batch, a->m.job, a->m.finished, a->m.nfiles);
 			for (size_t k = 0; k < a->m.npackets; k++) {
 				char ag[16];
 
 				if (packet_matches(&a->m.packets[k], o->agency))
-					printf("    packet %s  %-3s  %s\n", a->m.packets[k].id,
-					       manifest_agency(a->m.packets[k].path, ag, sizeof(ag)),
-					       a->m.packets[k].path);
+					print_line(stdout, "    packet %s  %-3s  %s", a->m.packets[k].id,
+						   manifest_agency(a->m.packets[k].path, ag, sizeof(ag)),
+						   a->m.packets[k].path);
 			}
 		}
 		first = 0;
@@ -680,8 +680,8 @@ static int cmd_show(struct opts *o, const char *want)
 		goto out;
 	}
 	mf = manifest_find(&a->m, member);
-	fprintf(stderr, "packet %s: %s in %s (batch %lld, position %lld)\n", want, member, a->rel,
-		a->m.batch, a->m.seq);
+	print_line(stderr, "packet %s: %s in %s (batch %lld, position %lld)", want, member, a->rel,
+		   a->m.batch, a->m.seq);
 	if (packet_policy(o, member, &trust, org, sizeof(org)) && (!trust || !*trust)) {
 		error("no trust anchor for %s answers: set [%s] trust_anchor or use --trust FILE",
 		      org, manifest_agency(member, ag, sizeof(ag)));
@@ -705,14 +705,14 @@ static int cmd_show(struct opts *o, const char *want)
 	}
 	if (cms_verify(a->sig, a->siglen, a->mtext, a->mlen, manifest_trust(o), made_at(a),
 			    manifest_org(o), who, sizeof(who), why, sizeof(why))) {
-		fprintf(stderr, "manifest signature: INVALID: %s\n", why);
+		print_line(stderr, "manifest signature: INVALID: %s", why);
 		bad = 1;
 	} else {
-		fprintf(stderr, "manifest signature: valid (%s)\n", who);
+		print_line(stderr, "manifest signature: valid (%s)", who);
 	}
 	if (packet_policy(o, member, &trust, org, sizeof(org))) {
 		if (packet_sig(buf, len, member, trust, org, made_at(a), why, sizeof(why))) {
-			fprintf(stderr, "packet signature: INVALID: %s\n", why);
+			print_line(stderr, "packet signature: INVALID: %s", why);
 			bad = 1;
 		} else {
 			fprintf(stderr, "packet signature: valid (signer O=%s)\n", org);

@@ -18,14 +18,14 @@ static void *oom(void)
  * for every caller, by the log's own escape_line(): escaping at each call
  * site would be a second way, and each site that forgot a forged line on
  * stderr (which cron mails). */
-static void vreport(const char *prefix, const char *fmt, va_list ap)
+static void vreport(FILE *f, const char *prefix, const char *fmt, va_list ap)
 {
 	char *msg, *line;
 
 	if (vasprintf(&msg, fmt, ap) < 0)
 		oom();
 	line = escape_line(msg);
-	fprintf(stderr, "esia-batch: %s%s\n", prefix, line);
+	fprintf(f, "%s%s\n", prefix, line);
 	free(line);
 	free(msg);
 }
@@ -35,7 +35,7 @@ int error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport("error: ", fmt, ap);
+	vreport(stderr, "esia-batch: error: ", fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -45,7 +45,16 @@ void warning(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport("warning: ", fmt, ap);
+	vreport(stderr, "esia-batch: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void print_line(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(f, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -54,7 +63,7 @@ int usage_error(const char *usage, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport("", fmt, ap);
+	vreport(stderr, "esia-batch: ", fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "usage: %s\n", usage);
 	return EXIT_USAGE;

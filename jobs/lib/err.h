@@ -3,6 +3,7 @@
 #define ESIA_ERR_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Exit codes are a contract (README "Exit codes"). */
 enum {
@@ -22,6 +23,9 @@ enum {
 int error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* Print "esia-batch: warning: ..." to stderr, escaped as error() does. */
 void warning(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* Print one line to f, escaped as error() does: for reports that quote
+ * names from outside (audit's verdicts on an archive folder). */
+void print_line(FILE *f, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Print a usage line to stderr and return EXIT_USAGE. */
 int usage_error(const char *usage, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Allocation that cannot fail quietly: aborts the process on OOM. */

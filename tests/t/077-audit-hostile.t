@@ -161,4 +161,16 @@ eb --config "$T/empty.conf" audit list --archive-dir "$T/names"
 is "$(wc -l <"$T/err")" 1 "list: the unreadable archive is one warning line"
 like "$ERR" '^esia-batch: warning: cannot read archive "2026/01/x\\nOK   1\.tar\.xz: forged\\x1b\[2J\\xff\.tar\.xz"' \
 	"its name escaped as in the log"
+# and in verify's verdicts, with a genuine archive carrying a member of such
+# a name that its signed MANIFEST does not list
+unpack "$T/a1.orig"
+printf 'extra' >"$T/y/$evil"
+tar -cJf "$T/names/2026/01/$B1.tar.xz" --format=gnu -C "$T/y" -T "$T/members" "$evil"
+eb --config "$T/empty.conf" audit verify --archive-dir "$T/names" --manifest-trust "$P/esia-ca.pem"
+is "$RC" 65 "verify: both fail"
+is "$(grep -c . <"$T/out") $(grep -vc '^FAIL ' <"$T/out") $(grep -c $'\x1b' "$T/out" "$T/err" | cut -d: -f2 | tr '\n' ' ')" \
+	"2 0 0 0 " "verify: one FAIL line each, no forged OK line, no ESC"
+like "$OUT" "FAIL 2026/01/$B1\.tar\.xz: file x\\\\nOK   1\.tar\.xz: forged\\\\x1b\[2J\\\\xff is not in the MANIFEST" \
+	"the member's name escaped"
+like "$OUT" 'FAIL 2026/01/x\\nOK   1\.tar\.xz: forged\\x1b\[2J\\xff\.tar\.xz: ' "the archive's name escaped"
 done_testing
