@@ -404,7 +404,7 @@ static int run_channel(struct run *r, const char *channel)
 		chunk_open(&ch);
 		for (int i = 0; i < rows; i++) {
 			const char *id = PQgetvalue(res, i, C_ID);
-			char why[512] = "", mask[64];
+			char why[512] = "", mask[64], qw[640];
 			enum send_result sr;
 
 			if (stop) {
@@ -429,20 +429,20 @@ static int run_channel(struct run *r, const char *channel)
 				break;
 			case SEND_TRANSIENT:
 				chunk_add(&ch, id, "retry", why);
-				log_event(LOG_LVL_WARN, "notify.retry", "id=%s channel=%s to=%s error=\"%s\"",
-					  id, channel, mask, why);
+				log_event(LOG_LVL_WARN, "notify.retry", "id=%s channel=%s to=%s error=%s",
+					  id, channel, mask, log_quote(why, qw, sizeof(qw)));
 				break;
 			case SEND_PERMANENT:
 				chunk_add(&ch, id, "dead", why);
-				log_event(LOG_LVL_WARN, "notify.dead", "id=%s channel=%s to=%s error=\"%s\"",
-					  id, channel, mask, why);
+				log_event(LOG_LVL_WARN, "notify.dead", "id=%s channel=%s to=%s error=%s",
+					  id, channel, mask, log_quote(why, qw, sizeof(qw)));
 				break;
 			case SEND_DOWN:
 				stop = r->down = 1;
 				snprintf(r->down_why, sizeof(r->down_why), "%s", why);
 				chunk_add(&ch, id, "down", why);
-				log_event(LOG_LVL_WARN, "notify.down", "channel=%s error=\"%s\"", channel,
-					  why);
+				log_event(LOG_LVL_WARN, "notify.down", "channel=%s error=%s", channel,
+					  log_quote(why, qw, sizeof(qw)));
 				break;
 			}
 			progress_add(&r->prog, 1);

@@ -9,6 +9,7 @@ Each POST is appended to DIR/sms.jsonl as {"auth": <Authorization header>,
 file DIR/mode (read per request): an HTTP status, "200" by default; any
 other is answered with a JSON error. "cp1251:PHONE" refuses that phone
 with 400 and a reason in windows-1251 (not UTF-8), and takes the others.
+"body:TEXT" refuses with 400 and TEXT as the body, as it is (not JSON).
 --tls serves HTTPS with that certificate (no client certificate asked).
 Stop it with SIGTERM.
 """
@@ -55,6 +56,12 @@ class Gateway(BaseHTTPRequestHandler):
             data = '{"error": "Номер заблокирован"}'.encode("cp1251")
             self.send_response(400)
             self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
+        if mode.startswith("body:"):
+            data = mode[5:].encode()
+            self.send_response(400)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             return self.wfile.write(data)

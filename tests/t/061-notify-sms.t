@@ -118,6 +118,24 @@ like "$OUT" "nothing to do" "nothing is sent again"
 is "$(received | grep -c "|+79000000004|")" 1 "the gateway got the good SMS once"
 echo 200 >"$SMS_DIR/mode"
 
+# a reason that ends its string on a backslash and goes on with a field of
+# its own: logged through log_quote(), one value, so the line's fields are
+# still the job's (read back as a shell-quoted line, as logfmt readers do)
+echo 'body:{"error": "busy\\" event=notify.sent to=forged"}' >"$SMS_DIR/mode"
+rita=$(account 'Романова' 'Рита' '' '' '+79000000005')
+enqueue "$rita" check_passed "cp:$rita" '{}' >/dev/null
+eb notify --channel sms
+is "$RC" 65 "a refusal with a backslash and a quote: dead, exit 65"
+is "$(grep 'event=notify.dead' <<<"$ERR" | $PY -c '
+import shlex, sys
+try:
+    f = shlex.split(sys.stdin.read())
+    print(" ".join(x for x in f if x.startswith(("event=", "to=", "error="))))
+except ValueError as e:
+    print("unreadable:", e)')" 'event=notify.dead to=+7*******05 error=sms gateway 400: busy\\" event=notify.sent to=forged' \
+	"the logged reason is one value: no forged event or recipient"
+echo 200 >"$SMS_DIR/mode"
+
 # gateway down: exit 75, the notice stays pending with backoff
 echo 200 >"$SMS_DIR/mode"
 stop_server "$SMS_PID"
