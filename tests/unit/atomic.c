@@ -126,11 +126,28 @@ static void writer_dies(const char *name, int spawn, char *tmp, pid_t *heir)
 			if (posix_spawnp(&h, "sleep", NULL, NULL, argv, environ))
 				_exit(1);
 		} else {
+			/* the child lets go of the temporary in its fork handler,
+			 * which runs before fork() returns there: wait for that, or
+			 * the sweep may find the lock still shared (posix_spawn
+			 * returns only after the exec) */
+			int r[2];
+			char c;
+
+			if (pipe(r))
+				_exit(1);
 			h = fork();
 			if (h == 0) {
+				close(r[0]);
+				if (write(r[1], "x", 1) != 1)
+					_exit(1);
+				close(r[1]);
 				sleep(30);
 				_exit(0);
 			}
+			close(r[1]);
+			if (h < 0 || read(r[0], &c, 1) != 1)
+				_exit(1);
+			close(r[0]);
 		}
 		dprintf(p[1], "%d %s\n", (int)h, af.tmp);
 		_exit(0);
