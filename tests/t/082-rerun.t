@@ -115,7 +115,10 @@ is "$RC" 0 "batch $nb reissued again by hand"
 r3=$(sql "SELECT max(id) FROM batches WHERE job = 'print-letters'")
 live=$(sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM activation_codes WHERE status = 'live'")
 eb rerun "$kb2"
-is "$RC/$OUT" "0/nothing to print" "the killed reissue's rerun then has nothing left to do"
+like "$RC $ERR" "^1 .*already rerun successfully as batch $r3" \
+	"the killed reissue is settled by the later reissue of the same batch"
+eb rerun "$kb2" --force
+is "$RC/$OUT" "0/nothing to print" "forced, the killed reissue's rerun then has nothing left to do"
 is "$(sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM activation_codes WHERE status = 'live'")" "$live" \
 	"and revokes no code"
 faulty print.after_burn:kill rerun "$r3" --force
