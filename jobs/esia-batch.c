@@ -12,30 +12,32 @@
 #include "ledger.h"
 #include "log.h"
 #include "safexml.h"
+#include "validate.h"
 #include "xslt.h"
 
 struct command {
 	const char *name;
 	CMD((*fn));
 	const char *summary;
+	int ledger; /* records its command line on its batch, for `rerun` */
 };
 
 static const struct command commands[] = {
-	{ "export-checks", cmd_export_checks, "pending checks -> signed request packets for PFR/FMS" },
-	{ "import-responses", cmd_import_responses, "signed answers -> check results, promotions" },
-	{ "print-letters", cmd_print_letters, "activation codes, letter PDF, Russian Post registry" },
-	{ "redeem", cmd_redeem, "check a citizen's activation code, confirm the account" },
-	{ "notify", cmd_notify, "send e-mail and SMS from the notification outbox" },
-	{ "archive", cmd_archive, "pack finished batches into signed, hash-chained archives" },
-	{ "audit", cmd_audit, "list, show and verify archives (offline, read-only)" },
-	{ "batches", cmd_batches, "list batches (--job, --status, --json)" },
-	{ "batch", cmd_batch, "batch show ID: one batch in detail" },
-	{ "rerun", cmd_rerun, "re-execute a failed, partial or abandoned batch" },
-	{ "status", cmd_status, "the morning dashboard: counts and what needs an operator" },
-	{ "migrate", cmd_migrate, "apply schema migrations" },
-	{ "config", cmd_config, "config check: print the effective configuration" },
-	{ "validate", cmd_validate, "validate snils|passport|name|phone|index|tracking VALUE..." },
-	{ NULL, NULL, NULL },
+	{ "export-checks", cmd_export_checks, "pending checks -> signed request packets for PFR/FMS", 1 },
+	{ "import-responses", cmd_import_responses, "signed answers -> check results, promotions", 1 },
+	{ "print-letters", cmd_print_letters, "activation codes, letter PDF, Russian Post registry", 1 },
+	{ "redeem", cmd_redeem, "check a citizen's activation code, confirm the account", 0 },
+	{ "notify", cmd_notify, "send e-mail and SMS from the notification outbox", 1 },
+	{ "archive", cmd_archive, "pack finished batches into signed, hash-chained archives", 1 },
+	{ "audit", cmd_audit, "list, show and verify archives (offline, read-only)", 0 },
+	{ "batches", cmd_batches, "list batches (--job, --status, --json)", 0 },
+	{ "batch", cmd_batch, "batch show ID: one batch in detail", 0 },
+	{ "rerun", cmd_rerun, "re-execute a failed, partial or abandoned batch", 0 },
+	{ "status", cmd_status, "the morning dashboard: counts and what needs an operator", 0 },
+	{ "migrate", cmd_migrate, "apply schema migrations", 0 },
+	{ "config", cmd_config, "config check: print the effective configuration", 0 },
+	{ "validate", cmd_validate, "validate snils|passport|name|phone|index|tracking VALUE...", 0 },
+	{ NULL, NULL, NULL, 0 },
 };
 
 static void print_help(FILE *f)
@@ -186,6 +188,18 @@ int main(int argc, char **argv)
 				  "unknown command \"%s\"", rest[0]);
 		free(rest);
 		return ret;
+	}
+	/* the batch keeps the command line as JSON in the database, which takes
+	 * UTF-8 only: a file name in another encoding would fail the run after
+	 * its start, and a lossy copy would make `rerun` do something else */
+	for (int i = 1; cmd->ledger && i < n; i++) {
+		if (!utf8_text(rest[i])) {
+			ret = usage_error("rename the file, or leave it in the inbox",
+					  "argument \"%s\" is not UTF-8 text; %s records its command"
+					  " line for rerun and cannot take it", rest[i], cmd->name);
+			free(rest);
+			return ret;
+		}
 	}
 	ret = cmd->fn(n, rest, &ctx);
 	config_free(ctx.cfg);

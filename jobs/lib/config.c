@@ -225,14 +225,8 @@ static int parse_file(struct config *cfg, FILE *f)
 		if (!strchr(buf, '\n') && !feof(f))
 			return error("%s:%d: line too long", cfg->path, line);
 		/* values reach mail headers, JSON and the database: UTF-8 only */
-		for (const unsigned char *u = (const unsigned char *)buf; *u;) {
-			unsigned cp;
-			int n = utf8_next(u, &cp);
-
-			if (n < 0)
-				return error("%s:%d: not UTF-8 text", cfg->path, line);
-			u += n;
-		}
+		if (!utf8_text(buf))
+			return error("%s:%d: not UTF-8 text", cfg->path, line);
 		s = trim(buf);
 		if (!*s || *s == '#' || *s == ';')
 			continue;

@@ -169,6 +169,18 @@ int utf8_next(const unsigned char *s, unsigned *cp)
 	return -1;
 }
 
+int utf8_text(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned cp;
+	int k;
+
+	for (; *u; u += k)
+		if ((k = utf8_next(u, &cp)) < 0)
+			return 0;
+	return 1;
+}
+
 int valid_name(const char *in, char *out, size_t n, const char **why)
 {
 	const unsigned char *s = (const unsigned char *)in, *end;

@@ -37,5 +37,7 @@ const char *valid_why_ru(const char *why);
 /* Decode one UTF-8 code point of the Basic Multilingual Plane at s (NUL
  * ends it); returns its length in bytes, or -1 when s starts none. */
 int utf8_next(const unsigned char *s, unsigned *cp);
+/* 1 when the whole of s is UTF-8 text as utf8_next() reads it, else 0. */
+int utf8_text(const char *s);
 
 #endif

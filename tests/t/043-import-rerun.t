@@ -131,4 +131,14 @@ printf 'what failed\nfile: z.xml\nbatch: 999999\nbatch: %s\n' "$b1" >"$SP/reject
 eb rerun "$b1"
 unlike "$ERR" 'import\.retry file="?evil' "rerun $b1 does not take the file whose name claimed that batch"
 unlike "$ERR" 'import\.retry file=z\.xml' "nor one whose .reason says \"batch: $b1\" past line 3"
+# a FILE named in another encoding: refused before the run starts (the batch
+# records its command line as UTF-8 for rerun), nothing recorded, the file kept
+odd="$SP/inbox/pfr/"$'caf\xe9.xml'
+cp "$(ls "$SP/processed/pfr/"*.xml | head -1)" "$odd"
+n=$(sql "SELECT count(*) FROM batches")
+eb import-responses "$odd"
+is "$RC" 2 "a FILE argument that is not UTF-8: exit 2"
+like "$ERR" 'argument ".*caf\\xe9\.xml" is not UTF-8 text' "and says which, escaped"
+is "$(sql "SELECT count(*) FROM batches")/$([ -f "$odd" ] && echo kept)" "$n/kept" "no batch recorded, the file left where it was"
+rm -f "$odd"
 done_testing
