@@ -194,11 +194,10 @@ int main(int argc, char **argv)
 	 * its start, and a lossy copy would make `rerun` do something else */
 	for (int i = 1; cmd->ledger && i < n; i++) {
 		if (!utf8_text(rest[i])) {
-			ret = usage_error("rename the file, or leave it in the inbox",
-					  "argument \"%s\" is not UTF-8 text; %s records its command"
-					  " line for rerun and cannot take it", rest[i], cmd->name);
+			error("argument \"%s\" is not UTF-8 text; %s records its command line"
+			      " for rerun and cannot take it (rename the file)", rest[i], cmd->name);
 			free(rest);
-			return ret;
+			return EXIT_USAGE;
 		}
 	}
 	ret = cmd->fn(n, rest, &ctx);
