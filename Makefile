@@ -7,7 +7,7 @@ DESTDIR ?=
 VERSION := 0.1.0
 
 CC      ?= cc
-PKGS    := libpq libxml-2.0 libxslt libcrypto libssl libcurl libarchive liblzma libzstd xmlsec1-openssl cairo
+PKGS    := libpq libxml-2.0 libxslt libcrypto libssl libcurl libarchive liblzma libzstd xmlsec1-openssl cairo libidn2
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-deprecated-declarations \
            -Ijobs -Ijobs/lib -DESIA_VERSION=\"$(VERSION)\" -DESIA_DATADIR=\"$(PREFIX)/share/esia-batch\"
@@ -27,7 +27,7 @@ HDRS    := $(wildcard jobs/*.h jobs/lib/*.h)
 # Build-time packages (Debian names) and test-time peers.
 DEB_BUILD := gcc make pkg-config libpq-dev libxml2-dev libxslt1-dev libssl-dev \
              libcurl4-openssl-dev libarchive-dev liblzma-dev libzstd-dev libxmlsec1-dev libxmlsec1-openssl \
-             libcairo2-dev fonts-dejavu-core
+             libcairo2-dev libidn2-dev fonts-dejavu-core
 DEB_TEST  := postgresql openssl xmlsec1 libxml2-utils xsltproc python3 python3-aiosmtpd openssh-server openssh-client \
              poppler-utils zbar-tools perl procps strace util-linux time curl xz-utils zstd bc tar coreutils diffutils
 

@@ -103,8 +103,8 @@ struct run {
 	struct config *cfg;
 	PGconn *c;
 	struct batch b;
-	const char *formats, *from;
-	char domain[256];
+	const char *formats;
+	char from[256], domain[256]; /* from: as on the wire (mail_addr_wire) */
 	long long limit, chunk, max_attempts, backoff_base, backoff_max;
 	struct smtp *smtp;
 	struct sms *sms;
@@ -244,7 +244,8 @@ static char *render(struct run *r, PGresult *res, int i, const char *channel, ch
 static enum send_result send_email(struct run *r, PGresult *res, int i, char *why, size_t whyn)
 {
 	const char *to = PQgetvalue(res, i, C_EMAIL), *subject, *body;
-	char mid[320], *text, *msg = NULL;
+	char mid[320], wire[256], *text, *msg = NULL;
+	int intl;
 	enum send_result ret = SEND_PERMANENT;
 	long long id = atoll(PQgetvalue(res, i, C_ID));
 	struct mail m;
@@ -254,6 +255,8 @@ static enum send_result send_email(struct run *r, PGresult *res, int i, char *wh
 		snprintf(why, whyn, "the account has no usable e-mail address");
 		return SEND_PERMANENT;
 	}
+	if (mail_addr_wire(to, wire, sizeof(wire), &intl, why, whyn))
+		return SEND_PERMANENT;
 	text = render(r, res, i, "email", why, whyn);
 	if (!text)
 		return SEND_PERMANENT;
@@ -263,14 +266,14 @@ static enum send_result send_email(struct run *r, PGresult *res, int i, char *wh
 		goto out;
 	}
 	mail_message_id(id, r->domain, mid, sizeof(mid));
-	m = (struct mail){ .from = r->from, .to = to, .subject = subject, .body = body,
+	m = (struct mail){ .from = r->from, .to = wire, .subject = subject, .body = body,
 			   .message_id = mid, .date = time(NULL) };
 	msg = mail_build(&m, &len);
 	if (!msg) {
 		snprintf(why, whyn, "cannot build the message");
 		goto out;
 	}
-	ret = smtp_send(r->smtp, r->from, to, msg, len, why, whyn);
+	ret = smtp_send(r->smtp, r->from, wire, intl, msg, len, why, whyn);
 out:
 	free(msg);
 	free(text);
@@ -343,13 +346,20 @@ static int record(struct run *r, struct chunk *ch)
 static int open_channel(struct run *r, const char *channel)
 {
 	if (!strcmp(channel, "email")) {
-		const char *dom = cfg_str(r->cfg, "smtp", "message_id_domain");
+		const char *dom = cfg_str(r->cfg, "smtp", "message_id_domain"),
+			   *from = cfg_str(r->cfg, "smtp", "from");
+		char why[160];
+		int intl;
 
 		if (r->smtp)
 			return 0;
-		r->from = cfg_str(r->cfg, "smtp", "from");
-		if (!mail_addr_ok(r->from))
-			return error("[smtp] from is not a bare address: \"%s\"", r->from);
+		if (!mail_addr_ok(from))
+			return error("[smtp] from is not a bare address: \"%s\"", from);
+		if (mail_addr_wire(from, r->from, sizeof(r->from), &intl, why, sizeof(why)))
+			return error("[smtp] from \"%s\": %s", from, why);
+		/* every citizen's server must take the sender */
+		if (intl)
+			return error("[smtp] from \"%s\": the part before @ must be ASCII", from);
 		if (!*dom)
 			dom = mail_domain(r->from);
 		snprintf(r->domain, sizeof(r->domain), "%s", dom);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <idn2.h>
 #include <openssl/evp.h>
 
 #include "err.h"
@@ -30,6 +31,47 @@ int mail_addr_ok(const char *addr)
 		ats += *p == '@';
 	}
 	return ats == 1 && addr[0] != '@' && mail_domain(addr);
+}
+
+static int ascii(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+int mail_addr_wire(const char *addr, char *out, size_t n, int *intl, char *why, size_t whyn)
+{
+	const char *dom = mail_domain(addr);
+	char *ace = NULL;
+	size_t local;
+	int rc, k;
+
+	*intl = 0;
+	if (!mail_addr_ok(addr)) {
+		snprintf(why, whyn, "not a bare e-mail address");
+		return -1;
+	}
+	local = (size_t)(dom - 1 - addr);
+	*intl = !ascii(addr, local);
+	/* libidn2 directly, on UTF-8: libcurl's own conversion goes through
+	 * the locale, which under cron is "C" and sends the raw bytes */
+	if (!ascii(dom, strlen(dom))) {
+		rc = idn2_to_ascii_8z(dom, &ace, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+		if (rc != IDN2_OK) {
+			snprintf(why, whyn, "the e-mail address's domain is not a valid internationalised"
+				 " domain name (%s)", idn2_strerror(rc));
+			return -1;
+		}
+	}
+	k = snprintf(out, n, "%.*s@%s", (int)local, addr, ace ? ace : dom);
+	idn2_free(ace);
+	if (k < 0 || (size_t)k >= n || k > 254) {
+		snprintf(why, whyn, "the e-mail address is longer than 254 bytes in ASCII form");
+		return -1;
+	}
+	return 0;
 }
 
 int mail_message_id(long long notice_id, const char *domain, char *buf, size_t n)

@@ -23,6 +23,12 @@ const char *mail_domain(const char *addr);
 /* A bare address usable in headers and the envelope: no spaces, controls,
  * angle brackets, quotes or commas, exactly one '@'. */
 int mail_addr_ok(const char *addr);
+/* The address as it goes on the wire (envelope and To:): a domain that is
+ * not ASCII in IDNA A-labels (ivan@почта.рф -> ivan@xn--80a1acny.xn--p1ai),
+ * which every server takes; the local part as it is. *intl is set when the
+ * local part is not ASCII: only a server offering SMTPUTF8 takes that.
+ * 0, or -1 with the reason in why (a domain IDNA refuses, too long). */
+int mail_addr_wire(const char *addr, char *out, size_t n, int *intl, char *why, size_t whyn);
 /* The whole message with CRLF line ends, NUL-terminated; *len its length.
  * NULL after printing the error (bad address). Caller frees. */
 char *mail_build(const struct mail *m, size_t *len);

@@ -22,6 +22,7 @@ struct smtp {
 	const char *msg;
 	size_t len, off;
 	enum stage stage;
+	int smtputf8; /* the server's EHLO offered SMTPUTF8 (this session) */
 	char curlerr[CURL_ERROR_SIZE];
 };
 
@@ -41,6 +42,12 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *
 			s->stage = ST_DATA;
 		else if (strncasecmp(data, "QUIT", 4) && strncasecmp(data, "RSET", 4))
 			s->stage = ST_SESSION; /* EHLO, STARTTLS, AUTH: a new session */
+		if (!strncasecmp(data, "EHLO", 4))
+			s->smtputf8 = 0; /* asked again (after STARTTLS too) */
+	} else if (type == CURLINFO_HEADER_IN && s->stage == ST_SESSION && size >= 12 &&
+		   !strncmp(data, "250", 3) && (data[3] == '-' || data[3] == ' ') &&
+		   !strncasecmp(data + 4, "SMTPUTF8", 8) && (size == 12 || strchr(" \r\n", data[12]))) {
+		s->smtputf8 = 1;
 	} else if (type == CURLINFO_DATA_OUT && size > 0 && s->stage == ST_DATA) {
 		s->stage = ST_BODY;
 	}
@@ -121,8 +128,8 @@ fail:
 	return NULL;
 }
 
-enum send_result smtp_send(struct smtp *s, const char *from, const char *to, const char *msg,
-			   size_t len, char *why, size_t whyn)
+enum send_result smtp_send(struct smtp *s, const char *from, const char *to, int intl,
+			   const char *msg, size_t len, char *why, size_t whyn)
 {
 	struct curl_slist *rcpt = NULL;
 	char *env_from = xasprintf("<%s>", from), *env_to = xasprintf("<%s>", to);
@@ -178,7 +185,10 @@ enum send_result smtp_send(struct smtp *s, const char *from, const char *to, con
 			res = SEND_DOWN;
 		}
 	}
-	if (code)
+	if (intl && !s->smtputf8 && res == SEND_PERMANENT)
+		snprintf(why, whyn, "smtp %ld: the server does not offer SMTPUTF8, which an address"
+			 " with a non-ASCII part before @ needs (RFC 6531)", code);
+	else if (code)
 		snprintf(why, whyn, "smtp %ld: %s", code, s->curlerr[0] ? s->curlerr : curl_easy_strerror(rc));
 	else
 		snprintf(why, whyn, "smtp: %s", s->curlerr[0] ? s->curlerr : curl_easy_strerror(rc));

@@ -20,11 +20,13 @@ enum send_result {
 
 /* Check the configuration and prepare the handle; NULL after the error. */
 struct smtp *smtp_open(const struct config *cfg);
-/* Send one message (CRLF text as from mail_build) to one recipient. On
+/* Send one message (CRLF text as from mail_build) to one recipient, both
+ * addresses as from mail_addr_wire(); intl: the recipient's local part is
+ * not ASCII (libcurl then asks for SMTPUTF8 where the server offers it). On
  * failure a reason goes to why; it may quote the server (libcurl's error
  * text): clean_text() before storing or logging it. */
-enum send_result smtp_send(struct smtp *s, const char *from, const char *to, const char *msg,
-			   size_t len, char *why, size_t whyn);
+enum send_result smtp_send(struct smtp *s, const char *from, const char *to, int intl,
+			   const char *msg, size_t len, char *why, size_t whyn);
 /* Connections opened so far (for the log and the tests). */
 long smtp_connections(const struct smtp *s);
 void smtp_close(struct smtp *s);

@@ -2,6 +2,7 @@
 """A real SMTP server for the notify tests (Debian's python3-aiosmtpd).
 
 usage: smtp.py DIR [--tls CERT KEY | --smtps CERT KEY] [--auth USER:PASSWORD] [--discard]
+                  [--smtputf8]
 
 Listens on 127.0.0.1 on a free port and writes it to DIR/port once ready.
 Each accepted message is stored as a file in the Maildir DIR/Maildir; the
@@ -9,11 +10,15 @@ number of connections accepted so far is kept in DIR/connections.
 Recipients whose local part starts with "refuse" get 550, "tempfail" 451.
 --tls offers STARTTLS and requires it; --smtps speaks TLS from the first byte
 (implicit TLS, port 465 style); --auth requires AUTH (PLAIN/LOGIN).
---discard (for the bench) stores nothing and writes the number of messages
+--smtputf8 offers SMTPUTF8 (RFC 6531); without it the server is strictly
+ASCII, as aiosmtpd is by default. The envelope of each accepted message
+(MAIL FROM, its parameters, RCPT TO) is appended to DIR/envelopes as a JSON
+line. --discard (for the bench) stores nothing and writes the number of messages
 accepted to DIR/messages when stopped.
 Stop it with SIGTERM.
 """
 import asyncio
+import json
 import mailbox
 import os
 import signal
@@ -51,6 +56,9 @@ class Handler:
         self.messages += 1
         if not self.discard:
             self.maildir.add(envelope.original_content)
+            with open(os.path.join(self.folder, "envelopes"), "a") as f:
+                f.write(json.dumps({"from": envelope.mail_from, "options": envelope.mail_options,
+                                    "rcpt": envelope.rcpt_tos}, ensure_ascii=False) + "\n")
         return "250 2.0.0 message accepted"
 
 
@@ -94,6 +102,8 @@ def main():
 
             kw["authenticator"] = check
             kw["auth_required"] = True
+        elif opt == "--smtputf8":
+            kw["enable_SMTPUTF8"] = True
         elif opt == "--discard":
             discard = True
         else:

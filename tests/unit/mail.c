@@ -104,6 +104,31 @@ int main(void)
 	ok(!mail_addr_ok("a@b@c"), "two @ refused");
 	ok(!mail_addr_ok("@b"), "empty local part refused");
 	ok(!mail_addr_ok("a@"), "empty domain refused");
+	{
+		char w[256], why[200];
+		int intl = -1;
+		char long_dom[300];
+
+		ok(mail_addr_wire("ivan@mail.example", w, sizeof(w), &intl, why, sizeof(why)) == 0 &&
+			   !strcmp(w, "ivan@mail.example") && intl == 0, "an ASCII address stays as it is");
+		ok(mail_addr_wire("Ivan@Почта.РФ", w, sizeof(w), &intl, why, sizeof(why)) == 0 &&
+			   !strcmp(w, "Ivan@xn--80a1acny.xn--p1ai") && intl == 0,
+		   "a Cyrillic domain in A-labels, lower-cased; the local part untouched (%s)", w);
+		ok(mail_addr_wire("пётр@почта.рф", w, sizeof(w), &intl, why, sizeof(why)) == 0 &&
+			   !strcmp(w, "пётр@xn--80a1acny.xn--p1ai") && intl == 1,
+		   "a non-ASCII local part is kept and flagged");
+		ok(mail_addr_wire("oleg@пример\xE2\x98\x83.рф", w, sizeof(w), &intl, why, sizeof(why)) == -1 &&
+			   strstr(why, "not a valid internationalised domain name"),
+		   "a domain IDNA refuses is refused (%s)", why);
+		ok(mail_addr_wire("a b@c", w, sizeof(w), &intl, why, sizeof(why)) == -1, "not a bare address");
+		memset(long_dom, 0, sizeof(long_dom));
+		memcpy(long_dom, "x@", 2);
+		for (int i = 0; i < 60; i++)
+			strcat(long_dom, "я."); /* 3 bytes each, 8 in A-labels ("xn--41a.") */
+		strcat(long_dom, "рф");
+		ok(strlen(long_dom) <= 254 && mail_addr_wire(long_dom, w, sizeof(w), &intl, why, sizeof(why)) == -1,
+		   "an address that grows past 254 bytes in A-labels is refused (%s)", why);
+	}
 
 	{
 		char t[] = "Subject: Тема\n\nТело\nвторая строка\n";
