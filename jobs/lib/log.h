@@ -33,8 +33,8 @@ char *escape_line(const char *v);
 
 /* Text from outside (a server's reply) made fit to store and log, in
  * place: each byte that does not begin a valid UTF-8 character becomes '?'
- * (the database refuses the whole statement over one such byte; beyond
- * the BMP too, as utf8_next() reads it), each control character a space
+ * (the database refuses the whole statement over one such byte; what
+ * utf8_next() reads, up to U+10FFFF, is kept), each control character a space
  * (one event, one line). Returns s. */
 char *clean_text(char *s);
 

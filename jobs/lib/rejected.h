@@ -32,7 +32,7 @@ int rejected_is_reason(const char *name);
  * ".999" that free_name() may add. */
 #define REJECTED_NAME_MAX 200
 
-/* 1 when name is valid UTF-8 (BMP) without control characters and at most
+/* 1 when name is valid UTF-8 (as utf8_next() reads it) without control characters and at most
  * REJECTED_NAME_MAX bytes: a name the log, the database, an archive MANIFEST
  * (one path per line) and the quarantine's own files can hold. */
 int rejected_plain_name(const char *name);

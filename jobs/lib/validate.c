@@ -166,6 +166,13 @@ int utf8_next(const unsigned char *s, unsigned *cp)
 		/* surrogates are no characters (PostgreSQL refuses them) */
 		return *cp >= 0x800 && (*cp < 0xD800 || *cp > 0xDFFF) ? 3 : -1;
 	}
+	/* beyond the BMP (emoji, CJK Extension B in a name): PostgreSQL keeps
+	 * them; an overlong form or one past U+10FFFF is no character */
+	if ((s[0] & 0xF8) == 0xF0 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
+	    (s[3] & 0xC0) == 0x80) {
+		*cp = ((s[0] & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3F);
+		return *cp >= 0x10000 && *cp <= 0x10FFFF ? 4 : -1;
+	}
 	return -1;
 }
 

@@ -34,8 +34,9 @@ int valid_date(const char *in, int *y, int *m, int *d);
  * unknown reason comes back as it is. */
 const char *valid_why_ru(const char *why);
 
-/* Decode one UTF-8 code point of the Basic Multilingual Plane at s (NUL
- * ends it); returns its length in bytes, or -1 when s starts none. */
+/* Decode one UTF-8 character at s (NUL ends it): U+0000-U+10FFFF, no
+ * surrogate, no overlong form; returns its length in bytes (1-4), or -1
+ * when s starts none. */
 int utf8_next(const unsigned char *s, unsigned *cp);
 /* 1 when the whole of s is UTF-8 text as utf8_next() reads it, else 0. */
 int utf8_text(const char *s);

@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "tap.h"
+#include "validate.h"
 
 int main(void)
 {
@@ -62,6 +63,34 @@ int main(void)
 		is_str(clean_text(u), "Номер занят [0m  .", "UTF-8 kept, C0 and C1 controls spaces");
 		is_str(clean_text(v), "ab?", "a sequence cut short at the end");
 		is_str(clean_text(w), "??" "?!", "a surrogate is no character");
+	}
+	/* beyond the BMP: a valid 4-byte character is text, not \xHH bytes */
+	{
+		unsigned cp = 0;
+		char x[] = "\xf0\x9f\x98\x80!";
+
+		ok(utf8_next((const unsigned char *)"\xf0\x9f\x98\x80", &cp) == 4 && cp == 0x1F600,
+		   "utf8_next: U+1F600 is 4 bytes");
+		ok(utf8_next((const unsigned char *)"\xf4\x8f\xbf\xbf", &cp) == 4 && cp == 0x10FFFF,
+		   "utf8_next: U+10FFFF, the last character");
+		ok(utf8_next((const unsigned char *)"\xf0\x8f\xbf\xbf", &cp) < 0, "utf8_next: overlong U+FFFF refused");
+		ok(utf8_next((const unsigned char *)"\xf4\x90\x80\x80", &cp) < 0, "utf8_next: U+110000 refused");
+		ok(utf8_next((const unsigned char *)"\xf5\x80\x80\x80", &cp) < 0, "utf8_next: lead byte F5 refused");
+		ok(utf8_next((const unsigned char *)"\xf8\x88\x80\x80\x80", &cp) < 0, "utf8_next: 5-byte form refused");
+		ok(utf8_next((const unsigned char *)"\xf0\x9f\x98", &cp) < 0, "utf8_next: cut short at the end");
+		ok(utf8_text("Ли\xf0\xa0\x80\x80 \xf0\x9f\x98\x80"), "utf8_text: CJK Ext-B and an emoji are text");
+		is_str(log_quote("smile\xf0\x9f\x98\x80.xml", b, sizeof(b)), "smile\xf0\x9f\x98\x80.xml",
+		       "log_quote: an emoji stays plain");
+		is_str(log_quote("\xf0\xa0\x80\x80 \xf4\x90\x80\x80\xf0\x8f\xbf\xbf", b, sizeof(b)),
+		       "\"\xf0\xa0\x80\x80 \\xf4\\x90\\x80\\x80\\xf0\\x8f\\xbf\\xbf\"",
+		       "log_quote: U+20000 kept, past U+10FFFF and overlong as \\xHH");
+		{
+			char *e = escape_line("a\xf0\x9f\x98\x80\nb\xf0\x9f\x98");
+
+			is_str(e, "a\xf0\x9f\x98\x80\\nb\\xf0\\x9f\\x98", "escape_line: emoji kept, cut one escaped");
+			free(e);
+		}
+		is_str(clean_text(x), "\xf0\x9f\x98\x80!", "clean_text: an emoji is kept");
 	}
 	return done_testing();
 }
