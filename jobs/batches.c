@@ -8,6 +8,7 @@
 #include "db.h"
 #include "esia-batch.h"
 #include "json.h"
+#include "validate.h"
 
 static const char list_usage[] =
 	"esia-batch batches [--job JOB] [--status STATUS] [--failed] [--limit N] [--json]";
@@ -28,6 +29,28 @@ static const char show_help[] =
 	"error, the rerun chain, and the packets, letters and notices it produced.\n"
 	"\n"
 	"Exit: 0, 1 not found or failed, 2 usage, 75 database unreachable.\n";
+
+/* Bytes of v shown in a table cell: at most CELL_MAX, cut between
+ * characters (a byte cut would leave half a Cyrillic letter, and the line
+ * would not be UTF-8). */
+#define CELL_MAX 60
+static int cell_len(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	int n = 0;
+
+	while (p[n]) {
+		unsigned cp;
+		int k = utf8_next(p + n, &cp);
+
+		if (k < 0)
+			k = 1;
+		if (n + k > CELL_MAX)
+			break;
+		n += k;
+	}
+	return n;
+}
 
 /* Print a result as a table or as a JSON array of objects. */
 static void print_result(PGresult *r, int json)
@@ -55,15 +78,19 @@ static void print_result(PGresult *r, int json)
 		return;
 	for (int j = 0; j < cols; j++) {
 		w[j] = strlen(PQfname(r, j));
-		for (int i = 0; i < rows; i++)
-			if (PQgetlength(r, i, j) > w[j])
-				w[j] = PQgetlength(r, i, j) > 60 ? 60 : PQgetlength(r, i, j);
+		for (int i = 0; i < rows; i++) {
+			int k = cell_len(PQgetvalue(r, i, j));
+
+			if (k > w[j])
+				w[j] = k;
+		}
 	}
 	for (int j = 0; j < cols; j++)
 		printf("%-*s%s", w[j], PQfname(r, j), j + 1 < cols ? "  " : "\n");
 	for (int i = 0; i < rows; i++)
 		for (int j = 0; j < cols; j++)
-			printf("%-*.*s%s", w[j], 60, PQgetvalue(r, i, j), j + 1 < cols ? "  " : "\n");
+			printf("%-*.*s%s", w[j], cell_len(PQgetvalue(r, i, j)), PQgetvalue(r, i, j),
+			       j + 1 < cols ? "  " : "\n");
 	free(w);
 }
 
