@@ -117,40 +117,27 @@ struct job {
 	int commit_sent;     /* COMMIT was sent: its outcome may be unknown */
 };
 
-/* A text column as it is tested and printed, as SQL: each run of
- * whitespace in it one ordinary space, none at either end. btrim(x) alone
- * strips only spaces: a part of a tab, a newline or a no-break space passed
- * as present and printed empty, and one inside a street split the letter's
- * address line and reached registry.json and f103.csv as it was.
- * Whitespace is the space and NOT_SPACE_WS: C0 controls (tab, LF, VT, FF,
- * CR among them), DEL, C1 controls (NEL), no-break space, the rest of
- * Unicode's White_Space, and the invisible U+200B and U+FEFF. Control
- * characters are never text in a name or an address and must not reach
- * the Post's files: they become a space, not nothing, so that one between
- * two words cannot glue them together. One definition for the check and
- * the print: both see the same text. regexp_replace() costs four times
- * btrim() and nearly every part is clean already, so only a part with
- * something to change goes through it (for all: 3 to 5 s more on the
- * print bench's 100,000 letters). */
-#define NOT_SPACE_WS \
-	"\\x01-\\x1f\\x7f-\\u00a0\\u1680\\u2000-\\u200b\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
-#define CLEAN(x) \
-	"CASE WHEN " x " ~ E'[" NOT_SPACE_WS "]|^ | $|  '" \
-	" THEN btrim(regexp_replace(" x ", E'[ " NOT_SPACE_WS "]+', ' ', 'g'), ' ') ELSE " x " END"
-
+/* A text column as it is tested and printed: SQL_CLEAN() (db.h). btrim(x)
+ * alone strips only spaces: a part of a tab, a newline or a no-break space
+ * passed as present and printed empty, and one inside a street split the
+ * letter's address line and reached registry.json and f103.csv as it was.
+ * Control characters are never text in a name or an address and must not
+ * reach the Post's files. One definition for the check and the print: both
+ * see the same text (for all parts: 3 to 5 s more on the print bench's
+ * 100,000 letters, were every part to go through regexp_replace()). */
 /* The reason a letter cannot be addressed, as SQL over accounts (NULL =
  * fine): the addressee's family and first name (a letter to nobody is not
  * delivered; the patronymic may be empty) and the address. Mirrors
  * valid_index() for the index (the column's CHECK admits no whitespace, so
  * it needs no trimming). */
 #define ADDRESS_PROBLEM \
-	"CASE WHEN coalesce(" CLEAN("family_name") ", '') = '' THEN 'family name missing'" \
-	" WHEN coalesce(" CLEAN("first_name") ", '') = '' THEN 'first name missing'" \
+	"CASE WHEN coalesce(" SQL_CLEAN("family_name") ", '') = '' THEN 'family name missing'" \
+	" WHEN coalesce(" SQL_CLEAN("first_name") ", '') = '' THEN 'first name missing'" \
 	" WHEN postal_index IS NULL THEN 'postal index missing'" \
 	" WHEN postal_index !~ '^[1-9][0-9]{5}$' THEN 'postal index must be 6 digits, not starting with 0'" \
-	" WHEN coalesce(" CLEAN("locality") ", '') = '' THEN 'locality missing'" \
-	" WHEN coalesce(" CLEAN("street") ", '') = '' THEN 'street missing'" \
-	" WHEN coalesce(" CLEAN("house") ", '') = '' THEN 'house missing' END"
+	" WHEN coalesce(" SQL_CLEAN("locality") ", '') = '' THEN 'locality missing'" \
+	" WHEN coalesce(" SQL_CLEAN("street") ", '') = '' THEN 'street missing'" \
+	" WHEN coalesce(" SQL_CLEAN("house") ", '') = '' THEN 'house missing' END"
 
 #define MAIL_ACCOUNT "a.level = 'standard' AND a.confirm_method = 'mail'"
 /* Never printed, or the last letter was revoked. A blocked or expired code
@@ -203,9 +190,11 @@ static int flag_addresses(struct job *j)
 }
 
 #define CLAIM_COLS \
-	"a.id, " CLEAN("a.family_name") ", " CLEAN("a.first_name") ", coalesce(" CLEAN("a.patronymic") ", '')," \
-	" a.postal_index, coalesce(" CLEAN("a.region") ", ''), coalesce(" CLEAN("a.district") ", '')," \
-	" " CLEAN("a.locality") ", " CLEAN("a.street") ", " CLEAN("a.house") ", coalesce(" CLEAN("a.flat") ", '')"
+	"a.id, " SQL_CLEAN("a.family_name") ", " SQL_CLEAN("a.first_name") "," \
+	" coalesce(" SQL_CLEAN("a.patronymic") ", ''), a.postal_index," \
+	" coalesce(" SQL_CLEAN("a.region") ", ''), coalesce(" SQL_CLEAN("a.district") ", '')," \
+	" " SQL_CLEAN("a.locality") ", " SQL_CLEAN("a.street") ", " SQL_CLEAN("a.house") "," \
+	" coalesce(" SQL_CLEAN("a.flat") ", '')"
 
 /* The cursor tested NO_LIVE_CODE against its own (older) snapshot, and
  * FOR UPDATE re-tests only rows that were updated: a parallel run that

@@ -47,4 +47,20 @@ int db_copy_end(PGconn *c);
  * or -1 if it does not fit. */
 int db_copy_escape(const char *s, char *out, int outlen);
 
+/* Text as people read it on one line, as SQL over the text expression x
+ * (NULL stays NULL): each run of whitespace in it one ordinary space, none
+ * at either end. Whitespace is the space and SQL_NOT_SPACE_WS: C0 controls
+ * (tab, LF, VT, FF, CR among them), DEL, C1 controls (NEL), no-break space,
+ * the rest of Unicode's White_Space, and the invisible U+200B and U+FEFF. A
+ * control character becomes a space, not nothing, so that one between two
+ * words cannot glue them together. regexp_replace() costs four times
+ * btrim() and nearly every text is clean already, so only a text with
+ * something to change goes through it. x is written three times: a column,
+ * not a costly expression. */
+#define SQL_NOT_SPACE_WS \
+	"\\x01-\\x1f\\x7f-\\u00a0\\u1680\\u2000-\\u200b\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+#define SQL_CLEAN(x) \
+	"CASE WHEN " x " ~ E'[" SQL_NOT_SPACE_WS "]|^ | $|  '" \
+	" THEN btrim(regexp_replace(" x ", E'[ " SQL_NOT_SPACE_WS "]+', ' ', 'g'), ' ') ELSE " x " END"
+
 #endif
