@@ -29,6 +29,9 @@ inbox_count() { find "$SP/inbox" -type f ! -name '.*' | wc -l; }
 
 # For the refusal tests (041, 045): with requests for both agencies made,
 #   fresh AG [FAULT]   a new answer to the agency's request; prints its path
+#   tmpl AG PACKET_ID  the agency's answer to its request, every Result
+#                      not_found (an empty registry), unsigned, in $T/AG.tmpl
+#   sign AG FILE NAME  FILE signed by the agency, as inbox/AG/NAME
 #   expect NAME AGENCY REASON_REGEX DESCRIPTION   import the one file in the
 #                      inbox: exit 65, database unchanged, moved to rejected/
 #   put AG NAME        stdin becomes inbox/AG/NAME
@@ -38,6 +41,20 @@ hostile_setup() {
 	requests fms >/dev/null
 	mkdir -p "$SP/inbox/pfr" "$SP/inbox/fms"
 	PFR_REQ=$(basename "$(ls "$SP/outbox/pfr"/*.xml)" .xml)
+	FMS_REQ=$(basename "$(ls "$SP/outbox/fms"/*.xml)" .xml)
+	echo '<r/>' >"$T/empty-reg.xml"
+}
+
+tmpl() {
+	local req=$PFR_REQ
+	[ "$1" = fms ] && req=$FMS_REQ
+	xsltproc --stringparam registry "$T/empty-reg.xml" --stringparam packet-id "$2" \
+		--stringparam created-at 2026-01-01T00:00:00Z "$SIM/$1.xsl" "$SP/outbox/$1/$req.xml" >"$T/$1.tmpl" ||
+		bail "xsltproc"
+}
+sign() {
+	xmlsec1 --sign --privkey-pem "$T/pki/$1-signer.key,$T/pki/$1-signer.pem" \
+		--output "$SP/inbox/$1/$3" "$2" 2>/dev/null || bail "xmlsec1 --sign"
 }
 
 fresh() { # AG [FAULT]: a new answer to the agency's request; prints its path

@@ -12,23 +12,7 @@
 . "$TOP/tests/sim/testlib.sh"
 
 hostile_setup
-FMS_REQ=$(basename "$(ls "$SP/outbox/fms"/*.xml)" .xml)
-echo '<r/>' >"$T/empty-reg.xml"
 
-# tmpl AG PACKET_ID: the agency's answer to its request, every Result
-# not_found (an empty registry), unsigned, in $T/AG.tmpl
-tmpl() {
-	local req=$PFR_REQ
-	[ "$1" = fms ] && req=$FMS_REQ
-	xsltproc --stringparam registry "$T/empty-reg.xml" --stringparam packet-id "$2" \
-		--stringparam created-at 2026-01-01T00:00:00Z "$SIM/$1.xsl" "$SP/outbox/$1/$req.xml" >"$T/$1.tmpl" ||
-		bail "xsltproc"
-}
-# sign AG FILE NAME: FILE signed by the agency, as inbox/AG/NAME
-sign() {
-	xmlsec1 --sign --privkey-pem "$T/pki/$1-signer.key,$T/pki/$1-signer.pem" \
-		--output "$SP/inbox/$1/$3" "$2" 2>/dev/null || bail "xmlsec1 --sign"
-}
 # only_one AG FILE CHECKID VALUE: keep the one Result for CHECKID, its
 # CheckId written as VALUE, status mismatch (PFR answers only)
 only_one() {
