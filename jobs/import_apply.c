@@ -13,14 +13,23 @@
 #include "import.h"
 #include "ledger.h"
 
+/* The agency's own words in an answer of imp_results r (PFR Message, FMS
+ * Reason), the one way they are read: signed, but still outside text, and
+ * it reaches checks.reason, the citizen's data_reject_reason and the
+ * check_failed notices. So it is one line (SQL_CLEAN: a newline, NEL or
+ * U+2028 broke the e-mail's "Причина:" line and what operators read), and
+ * text of only whitespace and control characters is no text (NULL). The
+ * XSD's 500 characters count the text as sent; this only shortens it. */
+#define MESSAGE "nullif(" SQL_CLEAN("r.message") ", '')"
+
 /* Reasons the citizen reads (what to fix), by agency answer. */
 #define REASON_SQL \
 	"CASE r.status" \
 	" WHEN 'mismatch' THEN 'Данные не совпадают с данными ПФР: проверьте фамилию, имя, отчество," \
-	" пол и дату рождения' || coalesce(' (' || r.message || ')', '')" \
+	" пол и дату рождения' || coalesce(' (' || " MESSAGE " || ')', '')" \
 	" WHEN 'not_found' THEN CASE c.agency WHEN 'pfr' THEN 'СНИЛС не найден в ПФР: проверьте номер СНИЛС'" \
 	"  ELSE 'Паспорт не найден в ФМС: проверьте серию, номер и дату выдачи паспорта' END" \
-	" WHEN 'invalid' THEN r.message || coalesce(' (с ' || to_char(r.since, 'DD.MM.YYYY') || ')', '')" \
+	" WHEN 'invalid' THEN " MESSAGE " || coalesce(' (с ' || to_char(r.since, 'DD.MM.YYYY') || ')', '')" \
 	"  || ': укажите данные действующего паспорта'" \
 	" END"
 
@@ -45,7 +54,9 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 	 * - the outer query tests, from l, that every CheckId is a check of this
 	 *   agency sent in this request, once. l read the checks as they were
 	 *   before u; when the test fails the transaction is rolled back, u with
-	 *   it. */
+	 *   it. It also finds the first invalid passport without a Reason (none
+	 *   sent, or none left by MESSAGE): here, not in extract(), because
+	 *   MESSAGE is what says whether there is text. */
 	res = db_query_prepared(r->c,
 		"WITH l AS (SELECT a.id, a.data_version, c.agency, c.packet_id, r.check_id FROM accounts a"
 		"  JOIN checks c ON c.account_id = a.id JOIN imp_results r ON r.check_id = c.id"
@@ -60,7 +71,9 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 		/* reading every row of l also locks every account */
 		" SELECT (SELECT count(*) FROM imp_results) - count(*) FILTER (WHERE l.agency = $2),"
 		" count(*) FILTER (WHERE l.agency = $2 AND l.packet_id IS DISTINCT FROM $1::uuid),"
-		" count(*) - count(DISTINCT l.check_id), (SELECT count(*) FROM i) FROM l", 2, p);
+		" count(*) - count(DISTINCT l.check_id), (SELECT count(*) FROM i),"
+		" (SELECT min(r.check_id) FROM imp_results r WHERE r.status = 'invalid' AND " MESSAGE " IS NULL)"
+		" FROM l", 2, p);
 	if (!res)
 		goto out;
 	if (atoll(PQgetvalue(res, 0, 0)) || atoll(PQgetvalue(res, 0, 1))) {
@@ -89,6 +102,10 @@ static int apply(struct run *r, struct packet *pk, struct why *w)
 	}
 	if (atoll(PQgetvalue(res, 0, 2))) {
 		ret = refuse(w, "a CheckId is answered twice");
+		goto out;
+	}
+	if (!PQgetisnull(res, 0, 4)) {
+		ret = refuse(w, "result for CheckId %s is invalid without a Reason", PQgetvalue(res, 0, 4));
 		goto out;
 	}
 	current = atoll(PQgetvalue(res, 0, 3));

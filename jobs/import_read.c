@@ -203,7 +203,9 @@ static int parse_date(const xmlChar *v, char out[11])
 
 /* One Result as a COPY row: check_id, status, message (PFR Message / FMS
  * Reason), since; every field normalised here, so that no value the schema
- * lets through can shift the row or fail the COPY. 0 or 1 refused. */
+ * lets through can shift the row or fail the COPY. The message goes as sent:
+ * import_apply.c's MESSAGE makes it one line, and refuses an invalid
+ * passport without one. 0 or 1 refused. */
 static int extract_result(struct run *r, xmlNodePtr n, const struct packet *pk, long long k,
 			  struct why *w)
 {
@@ -222,10 +224,6 @@ static int extract_result(struct run *r, xmlNodePtr n, const struct packet *pk, 
 	}
 	if (!status) {
 		refuse(w, "result for CheckId %lld has no Status", id);
-		goto out;
-	}
-	if (fms && !strcmp((const char *)status, "invalid") && !text) {
-		refuse(w, "result for CheckId %lld is invalid without a Reason", id);
 		goto out;
 	}
 	if (since && parse_date(since, day)) {

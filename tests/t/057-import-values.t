@@ -130,8 +130,9 @@ unlike "$ERR$(cat "$SP/rejected/fms/d22.xml.reason")" "987654|Failing value|CONT
 	"a data error: neither the log nor the reason quotes the value"
 sql "DROP TRIGGER t_data_error ON checks; DROP FUNCTION t_data_error()" >/dev/null
 
-# 6. text fields keep TAB, newline and backslash (COPY-escaped); a date
-# with collapsible whitespace is read as the date
+# 6. text fields go through COPY whatever they hold: TAB, newline and
+# backslash (COPY-escaped; TAB and newline then one space each, test 093);
+# a date with collapsible whitespace is read as the date
 tmpl fms 00000000-0000-4000-8000-0000000000a7
 sed '0,/<Status>not_found<\/Status>/s//<Status>invalid<\/Status><Reason>a\&#9;b\&#10;c\\d<\/Reason><InvalidSince> 2021-03-15\&#9;<\/InvalidSince>/' \
 	"$T/fms.tmpl" >"$T/text.tmpl"
@@ -139,8 +140,8 @@ first=$(grep -o 'CheckId="[0-9]*"' "$T/text.tmpl" | head -1 | tr -dc 0-9)
 sign fms "$T/text.tmpl" text.xml
 eb import-responses
 is "$RC" 0 "TAB, newline, backslash in a Reason: applied"
-is "$(sql "SELECT reason = E'a\\tb\\nc\\\\d (с 15.03.2021): укажите данные действующего паспорта' FROM checks WHERE id = $first")" t \
-	"TAB, newline, backslash in a Reason: kept as sent; the date read"
+is "$(sql "SELECT reason = E'a b c\\\\d (с 15.03.2021): укажите данные действующего паспорта' FROM checks WHERE id = $first")" t \
+	"TAB, newline, backslash in a Reason: arrived, on one line; the date read"
 is "$(sql "SELECT count(*) FROM checks WHERE agency = 'fms' AND state = 'sent'")" 0 "every FMS check answered"
 
 done_testing
