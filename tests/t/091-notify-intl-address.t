@@ -22,12 +22,15 @@ POCHTA=$(ace 'почта.рф')
 GOS=$(ace 'госуслуги.рф')
 is "$POCHTA" "xn--80a1acny.xn--p1ai" "the oracle: почта.рф in A-labels"
 
-start_smtp ascii
-CONFIG_EXTRA="[smtp]
+use_smtp() { # FROM: the configuration for the server started last
+	CONFIG_EXTRA="[smtp]
 url = smtp://127.0.0.1:$SMTP_PORT
 tls = none
-from = no-reply@госуслуги.рф"
-write_config
+from = $1"
+	write_config
+}
+start_smtp ascii
+use_smtp 'no-reply@госуслуги.рф'
 
 a1=$(account 'Петров' 'Иван' 'Сергеевич' 'ivan@почта.рф' '')
 a2=$(account 'Петрова' 'Анна' '' 'Anna.Petrova@ПОЧТА.РФ' '')
@@ -64,11 +67,7 @@ unlike "$ERR" "пётр|ivan@|oleg@" "no local part in the log"
 # the same citizen, a server that offers SMTPUTF8
 stop_server "$SMTP_PID"
 start_smtp utf8 --smtputf8
-CONFIG_EXTRA="[smtp]
-url = smtp://127.0.0.1:$SMTP_PORT
-tls = none
-from = no-reply@госуслуги.рф"
-write_config
+use_smtp 'no-reply@госуслуги.рф'
 a6=$(account 'Сидоров' 'Пётр' '' 'пётр@почта.рф' '')
 enqueue "$a6" check_passed "cp:$a6" '{}' >/dev/null
 eb notify --channel email
@@ -80,11 +79,7 @@ M=$(mails "$SMTP_DIR")
 is "$(mail_field "$M" "<esia-notice-$(id_of "$a6")@$GOS>" to)" "пётр@$POCHTA" "To: carries the UTF-8 local part (RFC 6532)"
 
 # the sender must reach every server
-CONFIG_EXTRA="[smtp]
-url = smtp://127.0.0.1:$SMTP_PORT
-tls = none
-from = робот@госуслуги.рф"
-write_config
+use_smtp 'робот@госуслуги.рф'
 a7=$(account 'Орлов' 'Игорь' '' 'igor@mail.example' '')
 enqueue "$a7" check_passed "cp:$a7" '{}' >/dev/null
 eb notify --channel email
