@@ -77,6 +77,15 @@ is "$(envelope_of "$SMTP_DIR" "пётр@")" "no-reply@$GOS|SMTPUTF8|пётр@$PO
 	"MAIL FROM asks for SMTPUTF8; the local part goes as UTF-8, the domain in A-labels"
 M=$(mails "$SMTP_DIR")
 is "$(mail_field "$M" "<esia-notice-$(id_of "$a6")@$GOS>" to)" "пётр@$POCHTA" "To: carries the UTF-8 local part (RFC 6532)"
+# a refusal from a server that does offer SMTPUTF8 is the server's own, not
+# blamed on SMTPUTF8 (the EHLO capability was seen)
+a8=$(account 'Сидоров' 'Пётр' '' 'refuseпётр@почта.рф' '')
+enqueue "$a8" check_passed "cp:$a8" '{}' >/dev/null
+eb notify --channel email
+like "$(sql "SELECT status || ' ' || last_error FROM notifications WHERE event_key = 'cp:$a8'")" \
+	"^dead smtp 550: " "a mailbox the SMTPUTF8 server refuses: dead on its 550"
+unlike "$(sql "SELECT last_error FROM notifications WHERE event_key = 'cp:$a8'")" "SMTPUTF8" \
+	"and the reason does not claim the server lacks SMTPUTF8"
 
 # the sender must reach every server
 use_smtp 'робот@госуслуги.рф'
