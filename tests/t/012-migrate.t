@@ -117,6 +117,53 @@ is "$(sql "SELECT enqueue_notice($acc, 'check_failed', 'f:$acc', '{}', NULL)")" 
 is "$(sql "SELECT string_agg(channel, ',' ORDER BY channel) FROM notifications WHERE event_key = 'f:$acc'")" \
 	"email,sms" "once per channel"
 
+# 016: the identity and contact rules are domains, checked when a value is
+# written (an UPDATE of level or data status no longer runs them)
+is "$(sql "SELECT count(*) FROM pg_constraint WHERE conrelid = 'accounts'::regclass AND contype = 'c'
+	AND pg_get_constraintdef(oid) ~ '~'")" 0 "no regular expression left among accounts' CHECKs"
+is "$(sql "SELECT count(*) FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+	WHERE a.attrelid = 'accounts'::regclass AND t.typtype = 'd' AND t.typname LIKE 'acct\_%'")" 13 \
+	"thirteen columns have a domain"
+bad_value() { # column value: refused on insert and on update of the column
+	local cols="family_name first_name phone" vals="'Иванов' 'Иван' '+79123456780'" c v ic= iv=
+	for c in $cols; do
+		v=${vals%% *}; vals=${vals#* }
+		[ "$c" = "$1" ] && v=$2
+		ic="$ic, $c"; iv="$iv, $v"
+	done
+	case " $cols " in *" $1 "*) ;; *) ic="$ic, $1"; iv="$iv, $2" ;; esac
+	sql "INSERT INTO accounts (${ic#, }) VALUES (${iv#, })" >/dev/null 2>"$T/dom.err"
+	isnt "$?" 0 "$1 = $2: an insert is refused"
+	like "$(cat "$T/dom.err")" "acct_" "by the column's domain"
+	sql "UPDATE accounts SET $1 = $2 WHERE id = $acc" >/dev/null 2>&1
+	isnt "$?" 0 "$1 = $2: an update is refused"
+}
+bad_value snils "'1234567890x'"
+bad_value passport_series "'12a4'"
+bad_value passport_number "'12345'"
+bad_value passport_issuer_code "'770 001'"
+bad_value email "'no-at-sign'"
+bad_value phone "'+7912345678'"
+bad_value postal_index "'012345'"
+bad_value family_name "''"
+bad_value first_name "repeat('я', 101)"
+bad_value patronymic "repeat('я', 101)"
+bad_value gender "'X'"
+bad_value birth_date "'1899-12-31'"
+bad_value confirm_method "'pigeon'"
+sql "UPDATE accounts SET snils = '12345678901', passport_series = '4510', passport_number = '123456',
+	passport_issuer_code = '770-001', postal_index = '101000', gender = 'F', birth_date = '1990-01-02',
+	confirm_method = 'mail', patronymic = 'Петровна' WHERE id = $acc" >/dev/null
+is "$?" 0 "good values are taken"
+fn=$(sql "SELECT pg_relation_filenode('accounts')")
+sql "DELETE FROM schema_version WHERE version = 16" >/dev/null
+eb migrate
+is "$RC" 0 "migrate re-applies 016"
+is "$(sql "SELECT pg_relation_filenode('accounts')")" "$fn" "without rewriting accounts"
+is "$(sql "SELECT count(*) FROM pg_constraint WHERE contypid = 'acct_snils'::regtype")" 1 "a domain keeps one rule"
+sql "UPDATE accounts SET snils = '1' WHERE id = $acc" >/dev/null 2>&1
+isnt "$?" 0 "and it still holds"
+
 # a database newer than the binary is refused
 sql "INSERT INTO schema_version (version, name) VALUES (9999, '9999_future')" >/dev/null
 eb migrate
