@@ -358,7 +358,7 @@ static int prepare(struct run *r)
 			 " message text, since date, copied_at timestamptz DEFAULT clock_timestamp())"
 			 " ON COMMIT DELETE ROWS;"
 			 "CREATE TEMP TABLE imp_done (id bigint, account_id bigint, agency text, state text,"
-			 " reason text, data_version int) ON COMMIT DELETE ROWS",
+			 " reason text, data_version int, email text, phone text) ON COMMIT DELETE ROWS",
 			 "creating the import tables");
 }
 

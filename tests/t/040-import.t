@@ -41,6 +41,14 @@ bad=$(awk -F, '$2 ~ /^(pfr_|fms_|bad_snils)/ { print $1 }' "$T/reg/fates.csv" | 
 is "$(sql "SELECT count(*) FROM accounts WHERE id IN ($bad) AND (level <> 'simplified' OR data_status <> 'rejected')")" 0 "every failed citizen stays simplified, data rejected"
 is "$(sql "SELECT count(*) FROM accounts WHERE id NOT IN ($bad) AND data_status = 'rejected'")" 0 "nobody else is rejected"
 is "$(sql "SELECT count(*) FROM checks c WHERE c.state = 'failed' AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event = 'check_failed' AND n.event_key = 'check_failed:' || c.id AND n.payload->>'reason' = c.reason)")" 0 "each failed check has its check_failed notice with the reason"
+channels_sql="concat_ws(',', CASE WHEN a.email IS NOT NULL THEN 'email' END, CASE WHEN a.phone IS NOT NULL THEN 'sms' END)"
+is "$(sql "SELECT count(*) FROM checks c JOIN accounts a ON a.id = c.account_id WHERE c.state = 'failed'
+	AND (SELECT string_agg(n.channel || ':' || n.account_id, ',' ORDER BY n.channel) FROM notifications n
+	WHERE n.event_key = 'check_failed:' || c.id) IS DISTINCT FROM
+	(SELECT string_agg(ch || ':' || a.id, ',') FROM unnest(string_to_array($channels_sql, ',')) ch)")" 0 \
+	"to that citizen, once on each channel the citizen has"
+is "$(sql "SELECT count(DISTINCT $channels_sql) FROM checks c JOIN accounts a ON a.id = c.account_id
+	WHERE c.state = 'failed'")" 3 "(failed citizens with e-mail only, phone only, and both)"
 is "$(sql "SELECT result FROM checks WHERE account_id = $(first_of pfr_notfound) AND agency = 'pfr'")" not_found "the check records the answer"
 
 # the stale answers
