@@ -65,13 +65,6 @@ void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
 	fprintf(stderr, "ts=%s level=%s %s\n", ts, lvl_name[lvl], msg);
 }
 
-/* A control character: C0, DEL or C1 (U+0080-U+009F; NEL ends a line and
- * CSI starts a terminal sequence for some readers). */
-static int is_control(unsigned cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
-}
-
 /* How the character at p is written in a one-line value, into out: itself,
  * or '\' (and '"' when quoting) backslashed, \n \r \t, and \xHH for each
  * byte of another control character or of what is no UTF-8 character (as
@@ -84,7 +77,7 @@ static int esc_of(const unsigned char *p, int quotes, char out[9], int *used)
 	int k = utf8_next(p, &cp), o = 0;
 
 	*used = k < 0 ? 1 : k;
-	if (k < 0 || (k > 1 && is_control(cp))) {
+	if (k < 0 || (k > 1 && utf8_is_control(cp))) {
 		for (int i = 0; i < *used; i++)
 			o += snprintf(out + o, 9 - o, "\\x%02x", p[i]);
 		return o;
@@ -101,7 +94,7 @@ static int esc_of(const unsigned char *p, int quotes, char out[9], int *used)
 		return snprintf(out, 9, "\\r");
 	if (cp == '\t')
 		return snprintf(out, 9, "\\t");
-	if (is_control(cp))
+	if (utf8_is_control(cp))
 		return snprintf(out, 9, "\\x%02x", cp);
 	out[0] = (char)cp;
 	return 1;
@@ -183,7 +176,7 @@ char *clean_text(char *s)
 			continue;
 		}
 		/* a C1 control is two bytes: two spaces */
-		if (is_control(cp))
+		if (utf8_is_control(cp))
 			memset(p, ' ', (size_t)k);
 		p += k;
 	}

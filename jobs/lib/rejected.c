@@ -42,7 +42,7 @@ static int plain_char(const unsigned char *p)
 	unsigned cp;
 	int k = utf8_next(p, &cp);
 
-	return k > 0 && cp >= 0x20 && cp != 0x7f && !(cp >= 0x80 && cp < 0xa0) ? k : 0;
+	return k > 0 && !utf8_is_control(cp) ? k : 0;
 }
 
 int rejected_plain_name(const char *name)

@@ -188,6 +188,11 @@ int utf8_text(const char *s)
 	return 1;
 }
 
+int utf8_is_control(unsigned cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
+}
+
 int valid_name(const char *in, char *out, size_t n, const char **why)
 {
 	const unsigned char *s = (const unsigned char *)in, *end;

@@ -40,5 +40,9 @@ const char *valid_why_ru(const char *why);
 int utf8_next(const unsigned char *s, unsigned *cp);
 /* 1 when the whole of s is UTF-8 text as utf8_next() reads it, else 0. */
 int utf8_text(const char *s);
+/* 1 for a control character: C0, DEL or C1 (U+0080-U+009F; NEL ends a
+ * line and CSI starts a terminal sequence for some readers). The one
+ * definition: callers add their own rules beside it. */
+int utf8_is_control(unsigned cp);
 
 #endif

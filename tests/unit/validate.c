@@ -100,5 +100,12 @@ int main(void)
 	ok(!norm(valid_tracking, "80093053624993"), "wrong check digit refused");
 	ok(!norm(valid_tracking, "8009305362499"), "13 digits refused");
 	ok(tracking_check_digit("1000010000000") == 6, "check digit 1000010000000 -> 6");
+
+	/* Control characters: the edges of C0, DEL and C1 */
+	ok(utf8_is_control(0) && utf8_is_control(0x1f) && utf8_is_control(0x7f) &&
+	   utf8_is_control(0x80) && utf8_is_control(0x9f), "C0, DEL and C1 are control characters");
+	ok(!utf8_is_control(0x20) && !utf8_is_control(0x7e) && !utf8_is_control(0xa0) &&
+	   !utf8_is_control(0x2028) && !utf8_is_control(0x1F600),
+	   "space, '~', no-break space, U+2028 and an emoji are not");
 	return done_testing();
 }
