@@ -26,7 +26,7 @@ void json_print_str(FILE *f, const char *s)
 			/* C0 must be escaped; DEL, C1 (NEL, CSI) and U+2028/2029
 			 * (line ends to JavaScript and some readers) are, so the
 			 * output is one line of printable text */
-			if (utf8_is_control(cp) || cp == 0x2028 || cp == 0x2029)
+			if (utf8_line_unsafe(cp))
 				fprintf(f, "\\u%04x", cp);
 			else
 				fwrite(p - k, 1, (size_t)k, f);

@@ -65,21 +65,24 @@ void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
 	fprintf(stderr, "ts=%s level=%s %s\n", ts, lvl_name[lvl], msg);
 }
 
+/* The longest escape: \xHH for each of U+2028's three bytes, and a NUL. */
+#define ESC_MAX 13
+
 /* How the character at p is written in a one-line value, into out: itself,
  * or '\' (and '"' when quoting) backslashed, \n \r \t, and \xHH for each
- * byte of another control character or of what is no UTF-8 character (as
- * utf8_next() reads it): the line stays one line of valid UTF-8, and shows
- * which bytes came. Sets *used to the bytes of p it stands for; returns
- * the length written. */
-static int esc_of(const unsigned char *p, int quotes, char out[9], int *used)
+ * byte of another control character, of U+2028/U+2029 (a line end to some
+ * log readers) or of what is no UTF-8 character (as utf8_next() reads it):
+ * the line stays one line of valid UTF-8, and shows which bytes came. Sets
+ * *used to the bytes of p it stands for; returns the length written. */
+static int esc_of(const unsigned char *p, int quotes, char out[ESC_MAX], int *used)
 {
 	unsigned cp;
 	int k = utf8_next(p, &cp), o = 0;
 
 	*used = k < 0 ? 1 : k;
-	if (k < 0 || (k > 1 && utf8_is_control(cp))) {
+	if (k < 0 || (k > 1 && utf8_line_unsafe(cp))) {
 		for (int i = 0; i < *used; i++)
-			o += snprintf(out + o, 9 - o, "\\x%02x", p[i]);
+			o += snprintf(out + o, ESC_MAX - o, "\\x%02x", p[i]);
 		return o;
 	}
 	if (k > 1) {
@@ -87,15 +90,15 @@ static int esc_of(const unsigned char *p, int quotes, char out[9], int *used)
 		return k;
 	}
 	if (cp == '\\' || (quotes && cp == '"'))
-		return snprintf(out, 9, "\\%c", cp);
+		return snprintf(out, ESC_MAX, "\\%c", cp);
 	if (cp == '\n')
-		return snprintf(out, 9, "\\n");
+		return snprintf(out, ESC_MAX, "\\n");
 	if (cp == '\r')
-		return snprintf(out, 9, "\\r");
+		return snprintf(out, ESC_MAX, "\\r");
 	if (cp == '\t')
-		return snprintf(out, 9, "\\t");
+		return snprintf(out, ESC_MAX, "\\t");
 	if (utf8_is_control(cp))
-		return snprintf(out, 9, "\\x%02x", cp);
+		return snprintf(out, ESC_MAX, "\\x%02x", cp);
 	out[0] = (char)cp;
 	return 1;
 }
@@ -108,7 +111,7 @@ static int escape_into(const char *v, char *buf, size_t n, int quotes)
 	size_t o = 0;
 
 	while (*p) {
-		char e[9];
+		char e[ESC_MAX];
 		int used, k = esc_of(p, quotes, e, &used);
 
 		if (o + k >= n) {
@@ -132,7 +135,7 @@ static int plain_value(const char *v)
 	if (!*p)
 		return 0;
 	while (*p) {
-		char e[9];
+		char e[ESC_MAX];
 		int used;
 
 		if (*p == ' ' || *p == '=' || esc_of(p, 1, e, &used) != used)

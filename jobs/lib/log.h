@@ -18,17 +18,19 @@ void log_set_batch(long long batch_id);
 void log_event(enum log_level lvl, const char *event, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
 /* Quote a value for key=value output if it holds spaces, quotes, '=',
- * backslashes, control characters (C0, DEL, C1) or bytes that are no UTF-8;
- * inside the quotes '"' and '\' are backslashed, control characters written
- * as \n, \r, \t or \xHH (each byte) and so is each byte that is no UTF-8,
+ * backslashes, control characters (C0, DEL, C1), U+2028/U+2029 or bytes
+ * that are no UTF-8; inside the quotes '"' and '\' are backslashed, control
+ * characters written as \n, \r, \t or \xHH (each byte), U+2028/U+2029 as
+ * \xHH (each byte) and so is each byte that is no UTF-8,
  * so an event stays one line of valid UTF-8 whatever the value. A value
  * longer than buf ends in '..."' (cut between characters). Returns v itself
  * when it needs no quotes, else buf. */
 const char *log_quote(const char *v, char *buf, size_t n);
 /* Room for any one file name (NAME_MAX bytes) quoted whole. */
 #define LOG_QUOTE_NAME (4 * 255 + 8)
-/* v on one line: '\', control characters and bytes that are no UTF-8
- * escaped as in log_quote (no quotes added, '"' left as is). Caller frees. */
+/* v on one line: '\', control characters, U+2028/U+2029 and bytes that are
+ * no UTF-8 escaped as in log_quote (no quotes added, '"' left as is).
+ * Caller frees. */
 char *escape_line(const char *v);
 
 /* Text from outside (a server's reply) made fit to store and log, in

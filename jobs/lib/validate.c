@@ -193,6 +193,11 @@ int utf8_is_control(unsigned cp)
 	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
 }
 
+int utf8_line_unsafe(unsigned cp)
+{
+	return utf8_is_control(cp) || cp == 0x2028 || cp == 0x2029;
+}
+
 int valid_name(const char *in, char *out, size_t n, const char **why)
 {
 	const unsigned char *s = (const unsigned char *)in, *end;

@@ -44,5 +44,9 @@ int utf8_text(const char *s);
  * line and CSI starts a terminal sequence for some readers). The one
  * definition: callers add their own rules beside it. */
 int utf8_is_control(unsigned cp);
+/* 1 for what may not stand as itself in one line of text: a control
+ * character, or U+2028/U+2029 (LINE/PARAGRAPH SEPARATOR, a line end to
+ * JavaScript and to log readers that honour them). */
+int utf8_line_unsafe(unsigned cp);
 
 #endif

@@ -41,6 +41,18 @@ int main(void)
 	is_str(log_quote("Статус\xc2\x85y\xc2\x9b" "31m", b, sizeof(b)), "\"Статус\\xc2\\x85y\\xc2\\x9b31m\"",
 	       "log_quote: C1 controls (NEL, CSI) escaped");
 	is_str(log_quote("caf\xe9.xml", b, sizeof(b)), "\"caf\\xe9.xml\"", "log_quote: a byte that is no UTF-8 escaped");
+	/* U+2028/U+2029 end a line for some log readers: one event, one line */
+	is_str(log_quote("a\xe2\x80\xa8" "event=x\xe2\x80\xa9", b, sizeof(b)),
+	       "\"a\\xe2\\x80\\xa8event=x\\xe2\\x80\\xa9\"", "log_quote: U+2028 and U+2029 escaped");
+	{
+		char s[16];
+		char *e = escape_line("ls\xe2\x80\xa8ps\xe2\x80\xa9");
+
+		is_str(e, "ls\\xe2\\x80\\xa8ps\\xe2\\x80\\xa9", "escape_line: U+2028 and U+2029 escaped");
+		free(e);
+		/* the escape is 12 bytes: cut before it, not inside */
+		is_str(log_quote("ab\xe2\x80\xa8", s, sizeof(s)), "\"ab...\"", "cut short before a whole escape");
+	}
 	is_str(log_quote("Статус.xml", b, sizeof(b)), "Статус.xml", "log_quote: UTF-8 text stays plain");
 	{
 		char s[13];
