@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "mail.h"
+#include "validate.h"
 
 /* Bytes of raw text per encoded word: 45 bytes -> 60 base64 characters, so
  * "=?UTF-8?B?" + 60 + "?=" = 72, under the 75 of RFC 2047. */
@@ -95,20 +96,6 @@ static int needs_encoding(const char *s)
 	return 0;
 }
 
-/* Length of the longest prefix of s, at most max bytes, that does not cut a
- * UTF-8 sequence. */
-static size_t utf8_cut(const unsigned char *s, size_t len, size_t max)
-{
-	size_t k;
-
-	if (len <= max)
-		return len;
-	k = max;
-	while (k > 0 && (s[k] & 0xC0) == 0x80)
-		k--;
-	return k ? k : max;
-}
-
 char *mail_encode_header(const char *utf8, size_t used)
 {
 	const unsigned char *s = (const unsigned char *)utf8;
@@ -122,8 +109,12 @@ char *mail_encode_header(const char *utf8, size_t used)
 	while (len) {
 		/* the first word shares its line with "Name: ": keep lines <= 78 */
 		size_t room = o || used + 12 + 60 <= 78 ? WORD_RAW : (78 - used - 12) / 4 * 3;
-		size_t k = utf8_cut(s, len, room ? room : 3);
+		size_t k = utf8_cut((const char *)s, len, room);
 		char raw[WORD_RAW], *q;
+
+		/* no room for the first character: it goes whole (at most 4 bytes) */
+		if (!k)
+			k = utf8_cut((const char *)s, len, 4);
 
 		/* controls never reach a header, not even encoded */
 		memcpy(raw, s, k);

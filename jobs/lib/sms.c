@@ -9,6 +9,7 @@
 #include "json.h"
 #include "curlx.h"
 #include "sms.h"
+#include "validate.h"
 
 #define ANSWER_MAX 4096
 
@@ -91,8 +92,8 @@ struct sms *sms_open(const struct config *cfg)
 static void answer_reason(const char *body, char *out, size_t n)
 {
 	static const char *const keys[] = { "\"error\"", "\"message\"", "\"reason\"" };
-	const char *p = NULL;
-	size_t o = 0;
+	const char *p = NULL, *e;
+	size_t o;
 
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]) && !p; k++) {
 		const char *q = strstr(body, keys[k]);
@@ -111,21 +112,13 @@ static void answer_reason(const char *body, char *out, size_t n)
 	}
 	if (!p)
 		p = body;
-	for (; *p && o + 1 < n && o < 200; p++) {
-		unsigned char ch = (unsigned char)*p;
-
-		if (p != body && ch == '"' && p[-1] != '\\')
+	for (e = p; *e; e++)
+		if (e != body && *e == '"' && e[-1] != '\\')
 			break;
-		out[o++] = (char)ch;
-	}
-	/* cut at 200 bytes inside a character: not half of it (a reason that
-	 * ended on its own keeps its last character, whatever the charset) */
-	if (((unsigned char)*p & 0xC0) == 0x80) {
-		while (o && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
-			o--;
-		if (o)
-			o--;
-	}
+	/* at most 200 bytes, cut between characters (a byte that is no UTF-8,
+	 * in the gateway's own charset, is one) */
+	o = utf8_cut(p, (size_t)(e - p), n - 1 < 200 ? n - 1 : 200);
+	memcpy(out, p, o);
 	out[o] = '\0';
 }
 
@@ -222,10 +215,13 @@ size_t sms_units(const char *utf8)
 {
 	size_t u = 0;
 
-	for (const unsigned char *p = (const unsigned char *)utf8; *p; p++) {
-		if ((*p & 0xC0) == 0x80)
-			continue;
-		u += (*p & 0xF8) == 0xF0 ? 2 : 1;
+	for (const unsigned char *p = (const unsigned char *)utf8; *p;) {
+		unsigned cp;
+		int k = utf8_next(p, &cp);
+
+		/* a byte that is no UTF-8 goes as U+FFFD (json_print_str): one unit */
+		u += k > 0 && cp >= 0x10000 ? 2 : 1;
+		p += k > 0 ? k : 1;
 	}
 	return u;
 }

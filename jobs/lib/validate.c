@@ -188,6 +188,26 @@ int utf8_text(const char *s)
 	return 1;
 }
 
+size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = 0;
+
+	if (max > len)
+		max = len;
+	while (n < max) {
+		unsigned cp;
+		int k = utf8_next(u + n, &cp);
+
+		if (k < 0)
+			k = 1;
+		if (n + k > max)
+			break;
+		n += (size_t)k;
+	}
+	return n;
+}
+
 int utf8_is_control(unsigned cp)
 {
 	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);

@@ -40,6 +40,10 @@ const char *valid_why_ru(const char *why);
 int utf8_next(const unsigned char *s, unsigned *cp);
 /* 1 when the whole of s is UTF-8 text as utf8_next() reads it, else 0. */
 int utf8_text(const char *s);
+/* Bytes of the longest start of s's first len bytes, at most max, that
+ * ends between characters as utf8_next() reads them (a byte that starts
+ * none counts as one): a cut that never splits a character. */
+size_t utf8_cut(const char *s, size_t len, size_t max);
 /* 1 for a control character: C0, DEL or C1 (U+0080-U+009F; NEL ends a
  * line and CSI starts a terminal sequence for some readers). The one
  * definition: callers add their own rules beside it. */

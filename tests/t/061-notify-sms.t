@@ -136,6 +136,16 @@ except ValueError as e:
 	"the logged reason is one value: no forged event or recipient"
 echo 200 >"$SMS_DIR/mode"
 
+# a long reason is kept to 200 bytes, cut between characters: byte 200 falls
+# inside a Cyrillic letter ('x' + 99 letters is 199 bytes)
+printf 'body:{"error": "x%s"}\n' "$(printf 'Ж%.0s' $(seq 150))" >"$SMS_DIR/mode"
+sara=$(account 'Савина' 'Сара' '' '' '+79000000006')
+enqueue "$sara" check_passed "cp:$sara" '{}' >/dev/null
+eb notify --channel sms
+is "$RC/$(sql "SELECT last_error FROM notifications WHERE event_key = 'cp:$sara'")" \
+	"65/sms gateway 400: x$(printf 'Ж%.0s' $(seq 99))" "a long reason: 200 bytes, the last whole letter kept"
+echo 200 >"$SMS_DIR/mode"
+
 # gateway down: exit 75, the notice stays pending with backoff
 echo 200 >"$SMS_DIR/mode"
 stop_server "$SMS_PID"

@@ -83,6 +83,20 @@ int main(void)
 	free(enc);
 	free(dec);
 
+	{
+		/* bytes that are no UTF-8 where the first word is cut: all kept,
+		 * each word within RFC 2047 */
+		char bad[80];
+
+		memset(bad, 'a', 41);
+		strcpy(bad + 41, "\x80\x80\x80\xd0Тема\xf0\x9f\x98 end");
+		enc = mail_encode_header(bad, strlen("Subject: "));
+		dec = decode_words(enc, &lw, &ll);
+		is_str(dec, bad, "stray bytes at a word's cut decode back as they were");
+		ok(lw <= 75 && ll <= 78, "and the words and lines stay within limits (%d, %d)", lw, ll);
+		free(enc);
+		free(dec);
+	}
 	enc = mail_encode_header("Plain ASCII subject", 9);
 	is_str(enc, "Plain ASCII subject", "plain ASCII stays readable");
 	free(enc);
@@ -172,5 +186,10 @@ int main(void)
 	is_str(mask_phone("+79123456789", b), "+7*******89", "phone masked");
 	ok(sms_units("Госуслуги") == 9, "Cyrillic counts one unit per letter");
 	ok(sms_units("a\xF0\x9F\x98\x80") == 3, "an emoji counts two UTF-16 units");
+	/* what the gateway gets: json_print_str sends each byte that is no
+	 * UTF-8 as one U+FFFD */
+	ok(sms_units("a\xF0\x9F\x98") == 4, "an emoji cut short: one unit per byte (%zu)",
+	   sms_units("a\xF0\x9F\x98"));
+	ok(sms_units("ab\x80\x80") == 4, "stray continuation bytes: one unit each (%zu)", sms_units("ab\x80\x80"));
 	return done_testing();
 }

@@ -107,5 +107,14 @@ int main(void)
 	ok(!utf8_is_control(0x20) && !utf8_is_control(0x7e) && !utf8_is_control(0xa0) &&
 	   !utf8_is_control(0x2028) && !utf8_is_control(0x1F600),
 	   "space, '~', no-break space, U+2028 and an emoji are not");
+
+	/* utf8_cut: never half a character; a byte that is no UTF-8 is one */
+	ok(utf8_cut("xЖЖ", 5, 4) == 3, "utf8_cut: byte 4 inside a letter: cut before it");
+	ok(utf8_cut("xЖЖ", 5, 5) == 5, "utf8_cut: all of it fits");
+	ok(utf8_cut("xЖЖ", 5, 100) == 5, "utf8_cut: never past len");
+	ok(utf8_cut("xЖ\"", 2, 100) == 1, "utf8_cut: a letter across len is left out");
+	ok(utf8_cut("\xf0\x9f\x98\x80!", 5, 3) == 0, "utf8_cut: no room for an emoji: nothing");
+	ok(utf8_cut("ab\x80\x80\x80", 5, 3) == 3, "utf8_cut: stray continuation bytes count one each");
+	ok(utf8_cut("ab\xd0\xd0\x9f", 5, 4) == 3, "utf8_cut: a lone lead byte is one, the letter after it whole");
 	return done_testing();
 }
