@@ -116,11 +116,19 @@ char *mail_encode_header(const char *utf8, size_t used)
 		if (!k)
 			k = utf8_cut((const char *)s, len, 4);
 
-		/* controls never reach a header, not even encoded */
+		/* controls (C0, DEL, C1) never reach a header, not even encoded:
+		 * a space for each byte */
 		memcpy(raw, s, k);
-		for (size_t i = 0; i < k; i++)
-			if ((unsigned char)raw[i] < ' ')
-				raw[i] = ' ';
+		for (size_t i = 0; i < k;) {
+			unsigned cp;
+			int c = utf8_next(s + i, &cp);
+
+			if (c < 0)
+				c = 1;
+			else if (utf8_is_control(cp))
+				memset(raw + i, ' ', (size_t)c);
+			i += (size_t)c;
+		}
 		if (o)
 			memcpy(out + o, "\r\n ", 3), o += 3;
 		memcpy(out + o, "=?UTF-8?B?", 10);

@@ -106,6 +106,11 @@ int main(void)
 	ok(dec && !strchr(dec, '\n'), "controls are blanked even inside the encoded word");
 	free(dec);
 	free(enc);
+	enc = mail_encode_header("Тема\xc2\x9b" "31m\x7f!", 9);
+	dec = decode_words(enc, &lw, &ll);
+	is_str(dec, "Тема  31m !", "DEL and a C1 control (CSI) are blanked too, a space a byte");
+	free(dec);
+	free(enc);
 
 	ok(mail_message_id(42, "gosuslugi.example", b, sizeof(b)) == 0 &&
 	   !strcmp(b, "<esia-notice-42@gosuslugi.example>"), "Message-ID from the notice id");
