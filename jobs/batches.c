@@ -8,7 +8,7 @@
 #include "db.h"
 #include "esia-batch.h"
 #include "json.h"
-#include "validate.h"
+#include "log.h"
 
 static const char list_usage[] =
 	"esia-batch batches [--job JOB] [--status STATUS] [--failed] [--limit N] [--json]";
@@ -30,27 +30,8 @@ static const char show_help[] =
 	"\n"
 	"Exit: 0, 1 not found or failed, 2 usage, 75 database unreachable.\n";
 
-/* Bytes of v shown in a table cell: at most CELL_MAX, cut between
- * characters (a byte cut would leave half a Cyrillic letter, and the line
- * would not be UTF-8). */
+/* Characters of a table cell at most: a long value (an error) is cut. */
 #define CELL_MAX 60
-static int cell_len(const char *v)
-{
-	const unsigned char *p = (const unsigned char *)v;
-	int n = 0;
-
-	while (p[n]) {
-		unsigned cp;
-		int k = utf8_next(p + n, &cp);
-
-		if (k < 0)
-			k = 1;
-		if (n + k > CELL_MAX)
-			break;
-		n += k;
-	}
-	return n;
-}
 
 /* Print a result as a table or as a JSON array of objects. */
 static void print_result(PGresult *r, int json)
@@ -73,24 +54,34 @@ static void print_result(PGresult *r, int json)
 		puts("]");
 		return;
 	}
-	int *w = calloc(cols, sizeof(int));
-	if (!w)
-		return;
+	/* cells escaped as in the log (a file name or an error quoting one
+	 * comes from outside: ESC, CR or a newline would forge or hide lines on
+	 * the operator's terminal) and padded by characters, not bytes (a
+	 * Cyrillic letter is two) */
+	size_t *w = xcalloc((size_t)cols, sizeof(*w)), *n = xcalloc((size_t)rows * cols, sizeof(*n));
+	char **cell = xcalloc((size_t)rows * cols, sizeof(*cell));
+
 	for (int j = 0; j < cols; j++) {
 		w[j] = strlen(PQfname(r, j));
 		for (int i = 0; i < rows; i++) {
-			int k = cell_len(PQgetvalue(r, i, j));
+			size_t k = (size_t)i * cols + j;
 
-			if (k > w[j])
-				w[j] = k;
+			cell[k] = escape_cut(PQgetvalue(r, i, j), CELL_MAX, &n[k]);
+			if (n[k] > w[j])
+				w[j] = n[k];
 		}
 	}
 	for (int j = 0; j < cols; j++)
-		printf("%-*s%s", w[j], PQfname(r, j), j + 1 < cols ? "  " : "\n");
+		printf("%-*s%s", (int)w[j], PQfname(r, j), j + 1 < cols ? "  " : "\n");
 	for (int i = 0; i < rows; i++)
-		for (int j = 0; j < cols; j++)
-			printf("%-*.*s%s", w[j], cell_len(PQgetvalue(r, i, j)), PQgetvalue(r, i, j),
-			       j + 1 < cols ? "  " : "\n");
+		for (int j = 0; j < cols; j++) {
+			size_t k = (size_t)i * cols + j;
+
+			printf("%s%*s%s", cell[k], (int)(w[j] - n[k]), "", j + 1 < cols ? "  " : "\n");
+			free(cell[k]);
+		}
+	free(cell);
+	free(n);
 	free(w);
 }
 
@@ -199,8 +190,10 @@ CMD(cmd_batch)
 		fputs("{\"batch\":", stdout);
 		print_result(r, 1);
 	} else {
+		/* one line a field, escaped as in the log: params, the error
+		 * and the host may quote text from outside */
 		for (int j = 0; j < PQnfields(r); j++)
-			printf("%-12s %s\n", PQfname(r, j), PQgetvalue(r, 0, j));
+			print_line(stdout, "%-12s %s", PQfname(r, j), PQgetvalue(r, 0, j));
 	}
 	PQclear(r);
 	for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++) {

@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -103,27 +104,33 @@ static int esc_of(const unsigned char *p, int quotes, char out[ESC_MAX], int *us
 	return 1;
 }
 
-/* v escaped into buf (n > 0), whole characters and escapes only; 1 when
- * all of it fit. */
-static int escape_into(const char *v, char *buf, size_t n, int quotes)
+/* v escaped into buf (n > 0), whole characters and escapes only, at most
+ * max characters (one written as itself is one, an escape is ASCII); 1
+ * when all of it fit. *chars (when given) gets the characters written. */
+static int escape_into(const char *v, char *buf, size_t n, int quotes, size_t max, size_t *chars)
 {
 	const unsigned char *p = (const unsigned char *)v;
-	size_t o = 0;
+	size_t o = 0, c = 0;
+	int all = 1;
 
 	while (*p) {
 		char e[ESC_MAX];
 		int used, k = esc_of(p, quotes, e, &used);
+		size_t w = k == used ? 1 : (size_t)k;
 
-		if (o + k >= n) {
-			buf[o] = '\0';
-			return 0;
+		if (o + k >= n || c + w > max) {
+			all = 0;
+			break;
 		}
 		memcpy(buf + o, e, k);
 		o += k;
+		c += w;
 		p += used;
 	}
 	buf[o] = '\0';
-	return 1;
+	if (chars)
+		*chars = c;
+	return all;
 }
 
 /* 1 when v may stand unquoted: not empty, no space or '=', and every
@@ -153,7 +160,7 @@ const char *log_quote(const char *v, char *buf, size_t n)
 		return "\"\"";
 	/* room kept for '...' (cut short), the closing quote and the NUL */
 	buf[0] = '"';
-	if (!escape_into(v, buf + 1, n - 5, 1))
+	if (!escape_into(v, buf + 1, n - 5, 1, SIZE_MAX, NULL))
 		strcat(buf, "...");
 	strcat(buf, "\"");
 	return buf;
@@ -161,10 +168,15 @@ const char *log_quote(const char *v, char *buf, size_t n)
 
 char *escape_line(const char *v)
 {
+	return escape_cut(v, SIZE_MAX, NULL);
+}
+
+char *escape_cut(const char *v, size_t max, size_t *chars)
+{
 	size_t n = 4 * strlen(v) + 1;
 	char *s = xmalloc(n);
 
-	escape_into(v, s, n, 0);
+	escape_into(v, s, n, 0, max, chars);
 	return s;
 }
 

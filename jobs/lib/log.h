@@ -32,6 +32,11 @@ const char *log_quote(const char *v, char *buf, size_t n);
  * no UTF-8 escaped as in log_quote (no quotes added, '"' left as is).
  * Caller frees. */
 char *escape_line(const char *v);
+/* escape_line() of v cut to at most max characters, between characters
+ * and whole escapes (a table cell); *chars (when given) gets how many it
+ * holds. Nothing in it is a control character: on a terminal each is a
+ * column (wide and combining characters aside). Caller frees. */
+char *escape_cut(const char *v, size_t max, size_t *chars);
 
 /* Text from outside (a server's reply) made fit to store and log, in
  * place: each byte that does not begin a valid UTF-8 character becomes '?'

@@ -211,14 +211,4 @@ isnt "$(grep -E 'failed batches' <<<"$OUT")" "$(grep -E 'failed batches' <<<"$be
 	"a rerun that failed after the tree's success is listed"
 eb rerun "$s4"
 is "$RC" 0 "and can be rerun"
-
-# the batches table cuts a long error at 60 bytes between characters: byte
-# 60 falls inside a Cyrillic letter ('x' + 4 x 13 bytes + "Оши" is 59)
-cy=$(sql "INSERT INTO batches (job, status, finished_at, error)
-	VALUES ('cyr-job', 'failed', now(), 'x' || repeat('Ошибка ', 20)) RETURNING id")
-eb batches --job cyr-job
-is "$RC" 0 "batches lists the batch with a long Cyrillic error"
-iconv -f UTF-8 -t UTF-8 "$T/out" >/dev/null 2>&1
-ok $? "the table is valid UTF-8"
-like "$(grep -a "^$cy " "$T/out")" ' xОшибка Ошибка Ошибка Ошибка Оши$' "the error cut after the last whole letter"
 done_testing

@@ -37,6 +37,17 @@ int main(void)
 		is_str(e, "say \"x\"\\nbatch: 1\\\\", "escape_line: one line, quotes kept");
 		free(e);
 	}
+	{
+		size_t n = 0;
+		char *e = escape_cut("Жж\x1b" "cd", 5, &n);
+
+		ok(!strcmp(e, "Жж") && n == 2, "escape_cut: characters counted, not bytes; no half escape (%s, %zu)",
+		   e, n);
+		free(e);
+		e = escape_cut("Жж\x1b" "cd", 8, &n);
+		ok(!strcmp(e, "Жж\\x1bcd") && n == 8, "escape_cut: all of it in 8 characters (%s, %zu)", e, n);
+		free(e);
+	}
 	/* C1 controls and bytes that are no UTF-8: escaped byte by byte, UTF-8 kept */
 	is_str(log_quote("Статус\xc2\x85y\xc2\x9b" "31m", b, sizeof(b)), "\"Статус\\xc2\\x85y\\xc2\\x9b31m\"",
 	       "log_quote: C1 controls (NEL, CSI) escaped");
