@@ -6,11 +6,13 @@
 # times (default 3), each on a fresh copy of the database and of the inbox,
 # and the median is the figure: one run on this kind of machine varies by 15%
 # and more. Prints wall seconds, answers/s, peak RSS, and the floor: COPY of
-# the same N result rows into a table.
+# the same N result rows into a table. BENCH_FAIL_EVERY (default 10): every
+# that many-th answer of a packet fails (1: all fail, the rejection path).
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 N=${BENCH_N:-1000000}
 RUNS=${BENCH_RUNS:-3}
+export FAIL_EVERY=${BENCH_FAIL_EVERY:-10}
 B=${ESIA_BENCH_DIR:?run through make bench}
 EB=${ESIA_BATCH:-$TOP/esia-batch}
 W=$B/import
@@ -45,6 +47,7 @@ ls "$W"/spool/outbox/pfr/*.xml "$W"/spool/outbox/fms/*.xml |
 	for req; do
 		ag=$(basename "$(dirname "$req")"); id=$(cat /proc/sys/kernel/random/uuid)
 		xsltproc --nonet --stringparam packet-id "$id" --stringparam created-at 2026-01-01T00:00:00Z \
+			--param fail-every "$FAIL_EVERY" \
 			"$TOP/tests/bench/import-answer.xsl" "$req" >"$W/$id.tmpl"
 		xmlsec1 --sign --privkey-pem "$W/pki/$ag-signer.key,$W/pki/$ag-signer.pem" \
 			--output "$W/spool/inbox/$ag/$id.xml" "$W/$id.tmpl" 2>/dev/null
@@ -67,9 +70,10 @@ for r in $(seq "$RUNS"); do
 	export PGDATABASE=bench_import_run
 	got=$("$PSQL" -X -A -t -c "SELECT count(*) FROM checks WHERE state IN ('passed', 'failed')")
 	promoted=$("$PSQL" -X -A -t -c "SELECT count(*) FROM accounts WHERE level = 'standard'")
+	rejected=$("$PSQL" -X -A -t -c "SELECT count(*) FROM accounts WHERE data_status = 'rejected'")
 	echo "import-responses run $r of $RUNS: N=$N answers in $(ls "$W"/spool/processed/*/ | grep -c xml) packets: ${secs} s," \
 		"$(awk -v n="$got" -v s="$secs" 'BEGIN { printf "%d", n / s }') answers/s, peak RSS $((rss / 1024)) MiB;" \
-		"answered $got, promoted $promoted"
+		"answered $got, promoted $promoted, rejected $rejected"
 	[ "$r" = "$RUNS" ] || "$PGBIN/dropdb" bench_import_run
 done
 secs=$(sh "$TOP/tests/bench/median.sh" <"$W/runs")
