@@ -107,8 +107,11 @@ char *mail_encode_header(const char *utf8, size_t used)
 	cap = (len / 20 + 2) * 90;
 	out = xmalloc(cap);
 	while (len) {
-		/* the first word shares its line with "Name: ": keep lines <= 78 */
-		size_t room = o || used + 12 + 60 <= 78 ? WORD_RAW : (78 - used - 12) / 4 * 3;
+		/* the first word shares its line with "Name: ": keep lines <= 78;
+		 * a name of 66 bytes or more leaves no room (and 78 - used - 12
+		 * would wrap around, past raw[]): the first character goes alone */
+		size_t first = used < 78 - 12 ? (78 - 12 - used) / 4 * 3 : 0;
+		size_t room = o || first >= WORD_RAW ? WORD_RAW : first;
 		size_t k = utf8_cut((const char *)s, len, room);
 		char raw[WORD_RAW], *q;
 

@@ -34,7 +34,8 @@ int mail_addr_wire(const char *addr, char *out, size_t n, int *intl, char *why, 
 char *mail_build(const struct mail *m, size_t *len);
 /* RFC 2047 "B" encoded words for a header value (folded with CRLF SP when
  * longer than one word, lines of at most 78); used = bytes of "Name: "
- * before it on the first line. Plain ASCII without specials is returned as
+ * before it on the first line (any number: from 66 on, the first word is
+ * one character and that line longer than 78). Plain ASCII without specials is returned as
  * is; control characters (C0, DEL, C1) become spaces. Caller frees. */
 char *mail_encode_header(const char *utf8, size_t used);
 /* Split a rendered template: an optional first line "Subject: ..." then an

@@ -97,6 +97,23 @@ int main(void)
 		free(enc);
 		free(dec);
 	}
+	{
+		/* a header name that leaves no room on the first line: the room
+		 * for the first word must not wrap around (it overflowed raw[]) */
+		const char *t = "Тема письма длиннее одного закодированного слова, много раз";
+
+		enc = mail_encode_header(t, 70);
+		dec = decode_words(enc, &lw, &ll);
+		is_str(dec, t, "a long header name: the words still decode back");
+		ok(lw <= 75 && ll <= 78, "and later words and lines stay within limits (%d, %d)", lw, ll);
+		free(enc);
+		free(dec);
+		enc = mail_encode_header(t, 1000);
+		dec = decode_words(enc, &lw, &ll);
+		is_str(dec, t, "so with any used");
+		free(enc);
+		free(dec);
+	}
 	enc = mail_encode_header("Plain ASCII subject", 9);
 	is_str(enc, "Plain ASCII subject", "plain ASCII stays readable");
 	free(enc);
