@@ -14,6 +14,7 @@
 #include "err.h"
 #include "manifest.h"
 #include "unpack.h"
+#include "validate.h"
 
 #define MAGIC "esia-batch archive manifest 1"
 
@@ -42,13 +43,24 @@ void manifest_release(struct manifest *m)
 	manifest_init(m);
 }
 
+/* A name fit for a MANIFEST line: UTF-8 without control characters (C0,
+ * DEL, C1: CSI starts a terminal sequence for whoever reads it) and without
+ * U+2028/U+2029 either; the MANIFEST is one entry a line, and a reader that
+ * honours those separators would see one entry as two. */
 static int printable(const char *s)
 {
-	if (!*s)
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (!*p)
 		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+	while (*p) {
+		unsigned cp;
+		int k = utf8_next(p, &cp);
+
+		if (k < 0 || utf8_line_unsafe(cp))
 			return 0;
+		p += k;
+	}
 	return 1;
 }
 
@@ -57,7 +69,7 @@ int manifest_add_file(struct manifest *m, const char *path, long long size, cons
 	struct manifest_file *f;
 
 	if (!printable(path) || path[0] == '/' || strstr(path, "../"))
-		return error("file name \"%s\" cannot go into a manifest (control characters or not relative)",
+		return error("file name \"%s\" cannot go into a manifest (not UTF-8, control characters or not relative)",
 			     path);
 	if (m->nfiles == m->afiles) {
 		m->afiles = m->afiles ? 2 * m->afiles : 16;

@@ -53,7 +53,8 @@ struct manifest {
 
 void manifest_init(struct manifest *m);
 void manifest_release(struct manifest *m);
-/* Path must be printable (no control characters); -1 with a message if not. */
+/* Path must be UTF-8 with no control character (C0, DEL, C1) and no
+ * U+2028/U+2029, and relative; -1 with a message if not. */
 int manifest_add_file(struct manifest *m, const char *path, long long size, const char *sha256);
 void manifest_add_packet(struct manifest *m, const char *id, const char *path);
 void manifest_add_missing(struct manifest *m, const char *path);

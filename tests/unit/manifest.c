@@ -43,13 +43,20 @@ int main(void)
 	ok(!manifest_add_file(&m, "processed/pfr/answer 1.xml", 10, H64), "a path with a space is fine");
 	ok(!manifest_add_file(&m, "rejected/pfr/x.xml.reason", 0, H64), "an empty file is fine");
 	ok(manifest_add_file(&m, "bad\nname", 1, H64), "a newline in a path is refused");
+	ok(manifest_add_file(&m, "bad\x1b[2Jname", 1, H64), "an ESC (C0) in a path is refused");
+	ok(manifest_add_file(&m, "bad\xc2\x9b" "2Jname", 1, H64), "so is a C1 control (CSI)");
+	ok(manifest_add_file(&m, "bad\x7fname", 1, H64), "and DEL");
+	ok(manifest_add_file(&m, "caf\xe9.xml", 1, H64), "a byte that is no UTF-8 is refused");
+	ok(manifest_add_file(&m, "a\xe2\x80\xa8" "b", 1, H64), "U+2028 (a line end to some readers) is refused");
+	ok(!manifest_add_file(&m, "processed/pfr/ответ \xf0\x9f\x98\x80.xml", 1, H64),
+	   "Cyrillic and a character beyond the BMP are fine");
 	ok(manifest_add_file(&m, "/etc/passwd", 1, H64), "an absolute path is refused");
 	ok(manifest_add_file(&m, "outbox/../x", 1, H64), "a .. path is refused");
 	manifest_add_packet(&m, "0a1b2c3d-0000-4000-8000-000000000001", "processed/pfr/answer 1.xml");
 	manifest_add_missing(&m, "processed/fms/gone.xml");
 	text = manifest_format(&m, &len);
 	ok(!manifest_parse(&back, text, len, why, sizeof(why)), "what we format parses back");
-	ok(back.seq == 3 && back.batch == 42 && back.nfiles == 2 && back.npackets == 1 &&
+	ok(back.seq == 3 && back.batch == 42 && back.nfiles == 3 && back.npackets == 1 &&
 		   back.nmissing == 1, "with every field");
 	is_str(back.prev, H64, "prev");
 	is_str(back.files[0].path, "processed/pfr/answer 1.xml", "path with a space");
@@ -65,6 +72,8 @@ int main(void)
 	ok(!parses(HDR "files: 2\n\n" H64 " 3 outbox/pfr/a.xml\n"), "a wrong file count is refused");
 	ok(!parses(HDR "files: 2\n\n" H64 " 3 a\n" H64 " 4 a\n"), "a repeated path is refused");
 	ok(!parses(HDR "files: 1\n\n" H64 " -3 a\n"), "a negative size is refused");
+	ok(!parses(HDR "files: 1\n\n" H64 " 3 a\xc2\x9b" "2J\n"), "a C1 control in a listed path is refused");
+	ok(!parses(HDR "files: 1\n\n" H64 " 3 caf\xe9\n"), "so is a byte that is no UTF-8");
 	ok(!parses(HDR "files: 1\n\n" "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD 3 a\n"),
 	   "upper-case hex is refused");
 	ok(!parses(HDR "files: 1\n\n" H64 " 3 a"), "no final newline is refused");
