@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "cms.h"
 #include "esia-batch.h"
 #include "json.h"
+#include "log.h"
 #include "manifest.h"
 #include "safexml.h"
 #include "validate.h"
@@ -620,8 +622,13 @@ static int cmd_list(struct opts *o)
 			}
 			fputs("]}", stdout);
 		} else {
-			print_line(stdout, "%-28s %5lld %8lld  %-16s %-20s %5zu", a->rel, a->m.seq,
-				   a->m.batch, a->m.job, a->m.finished, a->m.nfiles);
+			/* names from the archive folder: escaped, padded by characters */
+			print_cell(stdout, a->rel, SIZE_MAX, 28);
+			printf(" %5lld %8lld  ", a->m.seq, a->m.batch);
+			print_cell(stdout, a->m.job, SIZE_MAX, 16);
+			putchar(' ');
+			print_cell(stdout, a->m.finished, SIZE_MAX, 20);
+			printf(" %5zu\n", a->m.nfiles);
 			for (size_t k = 0; k < a->m.npackets; k++) {
 				char ag[16];
 

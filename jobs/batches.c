@@ -56,32 +56,26 @@ static void print_result(PGresult *r, int json)
 	}
 	/* cells escaped as in the log (a file name or an error quoting one
 	 * comes from outside: ESC, CR or a newline would forge or hide lines on
-	 * the operator's terminal) and padded by characters, not bytes (a
-	 * Cyrillic letter is two) */
-	size_t *w = xcalloc((size_t)cols, sizeof(*w)), *n = xcalloc((size_t)rows * cols, sizeof(*n));
-	char **cell = xcalloc((size_t)rows * cols, sizeof(*cell));
+	 * the operator's terminal) and padded by characters, not bytes */
+	size_t *w = xcalloc((size_t)cols, sizeof(*w));
 
 	for (int j = 0; j < cols; j++) {
 		w[j] = strlen(PQfname(r, j));
 		for (int i = 0; i < rows; i++) {
-			size_t k = (size_t)i * cols + j;
+			size_t n;
 
-			cell[k] = escape_cut(PQgetvalue(r, i, j), CELL_MAX, &n[k]);
-			if (n[k] > w[j])
-				w[j] = n[k];
+			free(escape_cut(PQgetvalue(r, i, j), CELL_MAX, &n));
+			if (n > w[j])
+				w[j] = n;
 		}
 	}
 	for (int j = 0; j < cols; j++)
 		printf("%-*s%s", (int)w[j], PQfname(r, j), j + 1 < cols ? "  " : "\n");
 	for (int i = 0; i < rows; i++)
 		for (int j = 0; j < cols; j++) {
-			size_t k = (size_t)i * cols + j;
-
-			printf("%s%*s%s", cell[k], (int)(w[j] - n[k]), "", j + 1 < cols ? "  " : "\n");
-			free(cell[k]);
+			print_cell(stdout, PQgetvalue(r, i, j), CELL_MAX, w[j]);
+			fputs(j + 1 < cols ? "  " : "\n", stdout);
 		}
-	free(cell);
-	free(n);
 	free(w);
 }
 

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -178,6 +179,16 @@ char *escape_cut(const char *v, size_t max, size_t *chars)
 
 	escape_into(v, s, n, 0, max, chars);
 	return s;
+}
+
+void print_cell(FILE *f, const char *v, size_t max, size_t width)
+{
+	size_t n;
+	char *c = escape_cut(v, max, &n);
+
+	/* padded by characters, not bytes (a Cyrillic letter is two) */
+	fprintf(f, "%s%*s", c, n < width ? (int)(width - n) : 0, "");
+	free(c);
 }
 
 char *clean_text(char *s)

@@ -4,6 +4,7 @@
 #define ESIA_LOG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "err.h"
 
@@ -37,6 +38,9 @@ char *escape_line(const char *v);
  * holds. Nothing in it is a control character: on a terminal each is a
  * column (wide and combining characters aside). Caller frees. */
 char *escape_cut(const char *v, size_t max, size_t *chars);
+/* A table cell on f: escape_cut(v, max), then spaces up to width
+ * characters (none when it is wider). */
+void print_cell(FILE *f, const char *v, size_t max, size_t width);
 
 /* Text from outside (a server's reply) made fit to store and log, in
  * place: each byte that does not begin a valid UTF-8 character becomes '?'

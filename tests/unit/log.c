@@ -48,6 +48,20 @@ int main(void)
 		ok(!strcmp(e, "Жж\\x1bcd") && n == 8, "escape_cut: all of it in 8 characters (%s, %zu)", e, n);
 		free(e);
 	}
+	{
+		char *t = NULL;
+		size_t tn = 0;
+		FILE *f = open_memstream(&t, &tn);
+
+		print_cell(f, "Жж\x1b", 60, 8);
+		fputc('|', f);
+		print_cell(f, "toolong", 60, 3);
+		fputc('|', f);
+		print_cell(f, "Жжжж", 2, 4);
+		fclose(f);
+		is_str(t, "Жж\\x1b  |toolong|Жж  ", "print_cell: escaped, cut and padded by characters");
+		free(t);
+	}
 	/* C1 controls and bytes that are no UTF-8: escaped byte by byte, UTF-8 kept */
 	is_str(log_quote("Статус\xc2\x85y\xc2\x9b" "31m", b, sizeof(b)), "\"Статус\\xc2\\x85y\\xc2\\x9b31m\"",
 	       "log_quote: C1 controls (NEL, CSI) escaped");
