@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "log.h"
 #include "manifest.h"
 #include "unpack.h"
 #include "validate.h"
@@ -93,10 +94,14 @@ void manifest_add_packet(struct manifest *m, const char *id, const char *path)
 	m->npackets++;
 }
 
+/* A missing file's name comes from the database (packets.file_name, the
+ * name an agency's file had), not from a file that passed
+ * manifest_add_file(): a newline in it would forge a line of the signed
+ * MANIFEST. Such a name is kept, escaped as in the log. */
 void manifest_add_missing(struct manifest *m, const char *path)
 {
 	m->missing = xrealloc(m->missing, (m->nmissing + 1) * sizeof(char *));
-	m->missing[m->nmissing++] = xstrdup(path);
+	m->missing[m->nmissing++] = printable(path) ? xstrdup(path) : escape_line(path);
 }
 
 char *manifest_format(const struct manifest *m, size_t *len)

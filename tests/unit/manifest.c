@@ -54,10 +54,14 @@ int main(void)
 	ok(manifest_add_file(&m, "outbox/../x", 1, H64), "a .. path is refused");
 	manifest_add_packet(&m, "0a1b2c3d-0000-4000-8000-000000000001", "processed/pfr/answer 1.xml");
 	manifest_add_missing(&m, "processed/fms/gone.xml");
+	/* a name from the database, not a file: escaped, one line */
+	manifest_add_missing(&m, "processed/fms/x.xml\nmissing: processed/fms/forged.xml\x1b[2J");
 	text = manifest_format(&m, &len);
 	ok(!manifest_parse(&back, text, len, why, sizeof(why)), "what we format parses back");
 	ok(back.seq == 3 && back.batch == 42 && back.nfiles == 3 && back.npackets == 1 &&
-		   back.nmissing == 1, "with every field");
+		   back.nmissing == 2, "with every field");
+	is_str(back.missing[1], "processed/fms/x.xml\\nmissing: processed/fms/forged.xml\\x1b[2J",
+	       "a missing name with a newline and ESC stays one escaped line (nothing forged)");
 	is_str(back.prev, H64, "prev");
 	is_str(back.files[0].path, "processed/pfr/answer 1.xml", "path with a space");
 	ok(back.files[0].size == 10, "size");
