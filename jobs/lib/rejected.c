@@ -36,13 +36,15 @@ int rejected_is_reason(const char *name)
 	return k >= 7 && !strcmp(name + k - 7, ".reason");
 }
 
-/* Length of the plain character at p (UTF-8, no control character), or 0. */
+/* Length of the plain character at p (UTF-8, no control character, no
+ * U+2028/2029), or 0: the rule of a MANIFEST name (manifest.c), which every
+ * processed or rejected file name must pass for its batch to be archived. */
 static int plain_char(const unsigned char *p)
 {
 	unsigned cp;
 	int k = utf8_next(p, &cp);
 
-	return k > 0 && !utf8_is_control(cp) ? k : 0;
+	return k > 0 && !utf8_line_unsafe(cp) ? k : 0;
 }
 
 int rejected_plain_name(const char *name)

@@ -38,5 +38,9 @@ int main(void)
 	ok(!rejected_plain_name(name), "a 209-byte name is not plain");
 	ok(rejected_plain_name("answer-1.xml"), "answer-1.xml is plain");
 	ok(!rejected_plain_name("a\tb"), "a tab is not plain");
+	/* what a MANIFEST refuses (manifest.c) would stop the batch's archive */
+	ok(!rejected_plain_name("a\xe2\x80\xa8" "b.xml"), "U+2028 is not plain");
+	ok(!rejected_plain_name("a\xc2\x9b" "b.xml"), "nor a C1 control (CSI)");
+	is_str(kept("a\xe2\x80\xa9" "b.xml"), "a___b.xml", "U+2029 in a kept name becomes _ (a byte each)");
 	return done_testing();
 }
