@@ -50,19 +50,7 @@ void manifest_release(struct manifest *m)
  * honours those separators would see one entry as two. */
 static int printable(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (!*p)
-		return 0;
-	while (*p) {
-		unsigned cp;
-		int k = utf8_next(p, &cp);
-
-		if (k < 0 || utf8_line_unsafe(cp))
-			return 0;
-		p += k;
-	}
-	return 1;
+	return *s && utf8_line_text(s);
 }
 
 int manifest_add_file(struct manifest *m, const char *path, long long size, const char *sha256)

@@ -37,8 +37,9 @@ int rejected_is_reason(const char *name)
 }
 
 /* Length of the plain character at p (UTF-8, no control character, no
- * U+2028/2029), or 0: the rule of a MANIFEST name (manifest.c), which every
- * processed or rejected file name must pass for its batch to be archived. */
+ * U+2028/2029), or 0: utf8_line_text()'s rule, a MANIFEST name's
+ * (manifest.c), which every processed or rejected file name must pass for
+ * its batch to be archived. */
 static int plain_char(const unsigned char *p)
 {
 	unsigned cp;
@@ -49,16 +50,7 @@ static int plain_char(const unsigned char *p)
 
 int rejected_plain_name(const char *name)
 {
-	if (strlen(name) > REJECTED_NAME_MAX)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)name; *p;) {
-		int k = plain_char(p);
-
-		if (!k)
-			return 0;
-		p += k;
-	}
-	return 1;
+	return strlen(name) <= REJECTED_NAME_MAX && utf8_line_text(name);
 }
 
 char *rejected_name(const char *name)

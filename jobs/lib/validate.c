@@ -188,6 +188,18 @@ int utf8_text(const char *s)
 	return 1;
 }
 
+int utf8_line_text(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned cp;
+	int k;
+
+	for (; *u; u += k)
+		if ((k = utf8_next(u, &cp)) < 0 || utf8_line_unsafe(cp))
+			return 0;
+	return 1;
+}
+
 size_t utf8_cut(const char *s, size_t len, size_t max)
 {
 	const unsigned char *u = (const unsigned char *)s;

@@ -40,6 +40,9 @@ const char *valid_why_ru(const char *why);
 int utf8_next(const unsigned char *s, unsigned *cp);
 /* 1 when the whole of s is UTF-8 text as utf8_next() reads it, else 0. */
 int utf8_text(const char *s);
+/* 1 when the whole of s is UTF-8 text that utf8_line_unsafe() finds
+ * nothing in: one line, printable (a MANIFEST or a rejected/ file name). */
+int utf8_line_text(const char *s);
 /* Bytes of the longest start of s's first len bytes, at most max, that
  * ends between characters as utf8_next() reads them (a byte that starts
  * none counts as one): a cut that never splits a character. */

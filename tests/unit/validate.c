@@ -108,6 +108,12 @@ int main(void)
 	   !utf8_is_control(0x2028) && !utf8_is_control(0x1F600),
 	   "space, '~', no-break space, U+2028 and an emoji are not");
 
+	/* utf8_line_text: one printable line of UTF-8 (MANIFEST and rejected/ names) */
+	ok(utf8_line_text("ответ 1 \xf0\x9f\x98\x80.xml") && utf8_line_text(""),
+	   "utf8_line_text: Cyrillic, a space and an emoji are text");
+	ok(!utf8_line_text("a\nb") && !utf8_line_text("a\xc2\x9b" "b") && !utf8_line_text("a\x7f") &&
+	   !utf8_line_text("a\xe2\x80\xa8" "b") && !utf8_line_text("caf\xe9"),
+	   "utf8_line_text: not a newline, CSI, DEL, U+2028 or a byte that is no UTF-8");
 	/* utf8_cut: never half a character; a byte that is no UTF-8 is one */
 	ok(utf8_cut("xЖЖ", 5, 4) == 3, "utf8_cut: byte 4 inside a letter: cut before it");
 	ok(utf8_cut("xЖЖ", 5, 5) == 5, "utf8_cut: all of it fits");
